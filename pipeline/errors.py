@@ -1,0 +1,45 @@
+"""Every exception pivotrec raises on purpose lives here.
+
+Each message names the place that is wrong (a file and line, a dotted config
+path, an item id, a plugin) so that the user can fix it without a debugger.
+"""
+
+from __future__ import annotations
+
+
+class PivotrecError(Exception):
+    """Base class: catch this to handle any error pivotrec reports itself."""
+
+
+class InputError(PivotrecError):
+    """A catalogue, users or queries file cannot be read as records."""
+
+
+class ConfigError(PivotrecError):
+    """A YAML config is malformed or invalid.
+
+    ``problems`` holds every problem found, each as ``"dotted.path: message"``,
+    so a user fixes them all in one pass instead of one per run.
+    """
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        listing = "\n".join(f"  {p}" for p in problems)
+        super().__init__(f"invalid config {source}:\n{listing}")
+
+
+class UnknownPluginError(PivotrecError):
+    """A config names a plugin that no installed distribution provides."""
+
+
+class PluginLoadError(PivotrecError):
+    """An installed plugin's entry point fails to import or is not a class."""
+
+
+class TranslationError(PivotrecError):
+    """A text cannot be translated to the pivot (no route, model failure)."""
+
+
+class StageError(PivotrecError):
+    """A stage failed at run time; the message names the stage and plugin."""

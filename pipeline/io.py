@@ -1,0 +1,140 @@
+"""Read catalogues and users from JSONL, CSV/TSV or Parquet; write recommendations.
+
+Readers never skip a bad record: they raise InputError naming the file, the
+line (or row) and the field, so nothing is dropped without the user knowing.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pipeline.errors import InputError
+from pipeline.records import Item, Recommendation, User
+
+Record = TypeVar("Record", Item, User)
+
+_ITEM_KEYS = {"id", "text", "lang"}
+
+
+def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line or row number, raw mapping) from any supported format."""
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        yield from _parquet_rows(path)
+        return
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            if suffix in (".csv", ".tsv"):
+                reader = csv.DictReader(handle, delimiter="\t" if suffix == ".tsv" else ",")
+                for row in reader:
+                    # reader.line_num is the physical line of the row's end.
+                    yield reader.line_num, {k: v for k, v in row.items() if k is not None and v != ""}
+            elif suffix in (".jsonl", ".ndjson", ".json"):
+                for number, line in enumerate(handle, start=1):
+                    if not line.strip():
+                        continue
+                    try:
+                        value = json.loads(line)
+                    except json.JSONDecodeError as exc:
+                        raise InputError(f"{path}:{number}: malformed JSON: {exc.msg} (column {exc.colno})") from exc
+                    if not isinstance(value, dict):
+                        raise InputError(f"{path}:{number}: expected a JSON object, got {type(value).__name__}")
+                    yield number, value
+            else:
+                raise InputError(f"{path}: unsupported format {suffix!r}; use .jsonl, .csv, .tsv or .parquet")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (invalid byte at offset {exc.start})") from exc
+
+
+def _parquet_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError as exc:  # pragma: no cover - pyarrow is a dependency
+        raise InputError(f"{path}: reading Parquet needs pyarrow (pip install pyarrow)") from exc
+    table = pq.read_table(path)
+    for number, row in enumerate(table.to_pylist(), start=1):
+        yield number, {k: v for k, v in row.items() if v is not None}
+
+
+def _read(path: Path, kind: str, build: Callable[[dict[str, Any]], Record]) -> list[Record]:
+    records: list[Record] = []
+    first_seen: dict[str, int] = {}
+    for number, raw in _rows(path):
+        where = f"{path}:{number}"
+        if "id" not in raw or raw["id"] in ("", None):
+            raise InputError(f"{where}: {kind} has no 'id'")
+        raw = {**raw, "id": str(raw["id"])}
+        try:
+            record = build(raw)
+        except (ValueError, TypeError) as exc:
+            raise InputError(f"{where}: {exc}") from exc
+        if record.id in first_seen:
+            raise InputError(f"{where}: duplicate {kind} id {record.id!r} (first at line {first_seen[record.id]})")
+        first_seen[record.id] = number
+        records.append(record)
+    if not records:
+        raise InputError(f"{path}: no {kind}s found")
+    return records
+
+
+def _build_item(raw: dict[str, Any]) -> Item:
+    if "text" not in raw:
+        raise ValueError(f"item {raw['id']!r} has no 'text'")
+    fields = {k: v for k, v in raw.items() if k not in _ITEM_KEYS}
+    return Item(id=raw["id"], text=raw["text"], lang=raw.get("lang"), fields=fields)
+
+
+def _history(value: Any) -> tuple[str, ...]:
+    # CSV cells hold a history as "a|b|c"; JSON and Parquet hold a list.
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split("|") if part.strip())
+    if isinstance(value, Iterable):
+        return tuple(str(v) for v in value)
+    raise ValueError(f"'history' must be a list of item ids, got {value!r}")
+
+
+def _build_user(raw: dict[str, Any]) -> User:
+    unknown = set(raw) - {"id", "text", "history", "lang"}
+    if unknown:
+        raise ValueError(f"user {raw['id']!r}: unknown field(s) {sorted(unknown)}; expected id, text, history, lang")
+    return User(id=raw["id"], text=raw.get("text"), history=_history(raw.get("history", ())), lang=raw.get("lang"))
+
+
+def read_items(path: str | Path) -> list[Item]:
+    """Catalogue items: ``id`` and ``text`` required, ``lang`` optional, other columns kept as fields."""
+    return _read(Path(path), "item", _build_item)
+
+
+def read_users(path: str | Path) -> list[User]:
+    """Users or queries: ``id`` plus ``text`` and/or ``history`` (item ids, oldest first)."""
+    return _read(Path(path), "user", _build_user)
+
+
+def check_histories(users: Sequence[User], items: Sequence[Item], source: str) -> None:
+    """Refuse users whose history names items that are not in the catalogue."""
+    known = {item.id for item in items}
+    for user in users:
+        missing = [i for i in user.history if i not in known]
+        if missing:
+            raise InputError(f"{source}: user {user.id!r} has history item(s) not in the catalogue: {missing}")
+
+
+def write_jsonl(path: str | Path, recommendations: Iterable[Recommendation]) -> int:
+    """Write one JSON object per recommendation; returns the count written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with path.open("w", encoding="utf-8") as handle:
+        for rec in recommendations:
+            row = asdict(rec)
+            row["explanations"] = list(rec.explanations)
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            count += 1
+    return count

@@ -1,0 +1,130 @@
+"""Typed records that flow between stages.
+
+Records are small frozen dataclasses validated on construction, so a bad
+value is caught where it is made, not three stages later. Stages return new
+records (``dataclasses.replace``) rather than mutating old ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Item", "User", "Detection", "Translation", "Hit", "Document", "Recommendation"]
+
+
+def _require_id(kind: str, value: object) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{kind} id must be a non-empty string, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One catalogue entry: the text to recommend, in any language.
+
+    ``lang`` is the declared ISO 639-1 code, if the catalogue knows it; a
+    declared language wins over detection. ``fields`` keeps any other columns
+    (title, category, ...) untouched all the way to the output.
+    """
+
+    id: str
+    text: str
+    lang: str | None = None
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _require_id("item", self.id)
+        if not isinstance(self.text, str) or not self.text.strip():
+            raise ValueError(f"item {self.id!r}: text is empty or whitespace only")
+
+
+@dataclass(frozen=True)
+class User:
+    """A user or a query: free text, a history of item ids, or both.
+
+    A query is a user with text and no history. ``history`` is ordered from
+    oldest to newest, which recency weighting relies on.
+    """
+
+    id: str
+    text: str | None = None
+    history: tuple[str, ...] = ()
+    lang: str | None = None
+
+    def __post_init__(self) -> None:
+        _require_id("user", self.id)
+        if self.text is not None and not self.text.strip():
+            raise ValueError(f"user {self.id!r}: text is empty or whitespace only")
+        if self.text is None and not self.history:
+            raise ValueError(f"user {self.id!r}: needs a text, a history, or both")
+
+
+@dataclass(frozen=True)
+class Detection:
+    """A language detected for one text, with the detector's confidence in [0, 1]."""
+
+    lang: str
+    confidence: float
+    detector: str
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.confidence <= 1.0:
+            raise ValueError(f"confidence must be in [0, 1], got {self.confidence}")
+
+
+@dataclass(frozen=True)
+class Translation:
+    """A text carried into the pivot language, with its provenance.
+
+    ``split`` says the text was cut into segments for the model and joined
+    back; ``kept_original`` says no translator served the language and the
+    pivot text is the original (a policy decision, never a silent one).
+    """
+
+    source: str
+    pivot: str
+    src_lang: str
+    tgt_lang: str
+    translator: str
+    model: str | None = None
+    split: bool = False
+    cached: bool = False
+    kept_original: bool = False
+
+
+@dataclass(frozen=True)
+class Document:
+    """A text after normalise, detect and translate: what rankers index or query with."""
+
+    id: str
+    original: str
+    lang: str
+    pivot: str
+    detection: Detection | None
+    translation: Translation
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One scored candidate from one ranker (or from fusion, ``ranker='fusion'``)."""
+
+    item_id: str
+    score: float
+    ranker: str
+    explanation: str | None = None
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """One recommended item for one user, with everything needed to read it."""
+
+    user_id: str
+    rank: int
+    item_id: str
+    score: float
+    lang: str
+    original: str
+    pivot: str
+    ranker_scores: Mapping[str, float]
+    explanations: tuple[str, ...] = ()

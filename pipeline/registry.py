@@ -1,0 +1,98 @@
+"""Plugin discovery through Python entry points.
+
+Each plugin kind has one entry-point group. Names are listed from package
+metadata without importing anything; only the plugin a config selects is
+loaded. pivotrec's own built-ins register exactly as a third-party package
+would, in ``pyproject.toml``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint, entry_points
+from typing import Literal
+
+from pydantic import BaseModel
+
+from pipeline.errors import PluginLoadError, UnknownPluginError
+
+PluginKind = Literal["detector", "translator", "encoder", "ranker"]
+
+GROUPS: dict[PluginKind, str] = {
+    "detector": "pivotrec.detectors",
+    "translator": "pivotrec.translators",
+    "encoder": "pivotrec.encoders",
+    "ranker": "pivotrec.rankers",
+}
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """One installed plugin as package metadata describes it (nothing imported)."""
+
+    kind: PluginKind
+    name: str
+    value: str
+    distribution: str | None
+    version: str | None
+
+
+def _entry_points(kind: PluginKind) -> dict[str, EntryPoint]:
+    # A name registered twice (two distributions) keeps the last one, as
+    # importlib does; listing shows both so the clash is visible.
+    return {ep.name: ep for ep in entry_points(group=GROUPS[kind])}
+
+
+def installed(kind: PluginKind) -> list[PluginInfo]:
+    """Every installed plugin of ``kind``, sorted by name, without importing them."""
+    infos = []
+    for ep in entry_points(group=GROUPS[kind]):
+        dist = ep.dist
+        infos.append(
+            PluginInfo(
+                kind=kind,
+                name=ep.name,
+                value=ep.value,
+                distribution=dist.name if dist else None,
+                version=dist.version if dist else None,
+            )
+        )
+    return sorted(infos, key=lambda i: (i.name, i.distribution or ""))
+
+
+def installed_names(kind: PluginKind) -> list[str]:
+    return sorted(_entry_points(kind))
+
+
+def unknown_plugin_message(kind: PluginKind, name: str) -> str:
+    """``unknown translator 'mariann' (...). Installed: a, b. Did you mean 'marian'?``"""
+    names = installed_names(kind)
+    message = f"unknown {kind} {name!r} (entry-point group {GROUPS[kind]!r}). Installed: {', '.join(names) or 'none'}."
+    close = difflib.get_close_matches(name, names, n=1)
+    if close:
+        message += f" Did you mean {close[0]!r}?"
+    return message
+
+
+def load(kind: PluginKind, name: str) -> type:
+    """Import and return the plugin class registered as ``name`` for ``kind``.
+
+    Raises UnknownPluginError listing what is installed, or PluginLoadError
+    chaining the import error, naming the plugin and its entry point.
+    """
+    ep = _entry_points(kind).get(name)
+    if ep is None:
+        raise UnknownPluginError(unknown_plugin_message(kind, name))
+    try:
+        cls = ep.load()
+    except Exception as exc:
+        raise PluginLoadError(
+            f"{kind} plugin {name!r} ({ep.value}) failed to import: {type(exc).__name__}: {exc}"
+        ) from exc
+    params = getattr(cls, "Params", None)
+    if not isinstance(cls, type) or not (isinstance(params, type) and issubclass(params, BaseModel)):
+        raise PluginLoadError(
+            f"{kind} plugin {name!r} ({ep.value}) is not a plugin class with a pydantic 'Params' schema"
+        )
+    return cls

@@ -1,0 +1,178 @@
+"""Build a pipeline from a validated config and run it over items and users.
+
+The runner is the only place that knows the order of stages. Building
+instantiates plugins (cheap); weights load on first use.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import numpy as np
+
+from pipeline import io, registry
+from pipeline.config import PluginSpec, RunConfig
+from pipeline.progress import track
+from pipeline.protocols import Detector, Encoder, EncodeMode, Ranker, Translator
+from pipeline.records import Document, Item, Recommendation, User
+from pipeline.stages import (
+    DetectStage,
+    EncodeStage,
+    FuseStage,
+    NormaliseStage,
+    ProfileStage,
+    RecommendStage,
+    RetrieveStage,
+    TranslateStage,
+)
+from pipeline.stages.translate import UNTRANSLATED
+
+
+def build_plugin(kind: registry.PluginKind, spec: PluginSpec) -> Any:
+    cls = registry.load(kind, spec.plugin)
+    return cls(cls.Params.model_validate(spec.params))
+
+
+@dataclass
+class RunSummary:
+    """Counts that add up: every item read is in the pivot, translated, or kept in its original language."""
+
+    items_read: int = 0
+    users_read: int = 0
+    texts_in_pivot: int = 0
+    texts_translated: int = 0
+    texts_kept_original: int = 0
+    languages: Counter[str] = field(default_factory=Counter)
+    recommendations: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        langs = ", ".join(f"{lang} {n}" for lang, n in self.languages.most_common())
+        timing = ", ".join(f"{stage} {secs:.2f}s" for stage, secs in self.seconds.items())
+        return [
+            f"read {self.items_read} items and {self.users_read} users; languages: {langs}",
+            f"texts: {self.texts_in_pivot} already in pivot, {self.texts_translated} translated, "
+            f"{self.texts_kept_original} kept in original language (no route)",
+            f"wrote {self.recommendations} recommendations",
+            f"time: {timing}",
+        ]
+
+
+@dataclass
+class RunResult:
+    recommendations: list[Recommendation]
+    documents: dict[str, Document]
+    summary: RunSummary
+
+
+class Pipeline:
+    """The stages of one config, wired in order; call ``run`` with records or ``run_files``."""
+
+    def __init__(self, config: RunConfig) -> None:
+        self.config = config
+        detector: Detector = build_plugin("detector", config.detector)
+        translator: Translator | None = build_plugin("translator", config.translator) if config.translator else None
+        self.encoder: Encoder | None = build_plugin("encoder", config.encoder) if config.encoder else None
+        rankers: dict[str, Ranker] = {spec.label: build_plugin("ranker", spec) for spec in config.rankers}
+
+        self.normalise = NormaliseStage(config.normalise.html, config.normalise.moses_punctuation)
+        self.detect = DetectStage(detector)
+        # A multilingual encoder reads the original text: the direct path needs no translator.
+        direct = self.encoder is not None and self.encoder.multilingual and config.translator is None
+        self.translate = TranslateStage(
+            None if direct else translator,
+            config.translator.plugin if config.translator else UNTRANSLATED,
+            config.pivot,
+            config.translator.on_missing if config.translator else "error",
+        )
+        self.encode = EncodeStage(self.encoder) if self.encoder else None
+        self.retrieve = RetrieveStage(rankers)
+        self.fuse = FuseStage(config.fusion.method, config.fusion.k, {s.label: s.weight for s in config.rankers})
+        self.profile = ProfileStage(config.recommend.profile, config.recommend.recency_decay)
+        self.recommend = RecommendStage(config.recommend.top_k, config.recommend.exclude_seen)
+        self.summary = RunSummary()
+
+    @contextmanager
+    def _timed(self, stage: str) -> Iterator[None]:
+        start = time.perf_counter()
+        yield
+        self.summary.seconds[stage] = self.summary.seconds.get(stage, 0.0) + time.perf_counter() - start
+
+    def prepare(self, ids: Sequence[str], texts: Sequence[str], declared: Sequence[str | None]) -> list[Document]:
+        """Normalise, detect and translate texts into Documents (original and pivot side by side)."""
+        with self._timed("normalise"):
+            cleaned = self.normalise.run(texts, declared)
+        with self._timed("detect"):
+            detections = self.detect.run(cleaned, declared)
+        langs = [d.lang for d in detections]
+        if self.config.normalise.moses_punctuation:
+            # Punctuation rules are per language, known only once detected.
+            with self._timed("normalise"):
+                cleaned = [
+                    self.normalise.run([t], [lang])[0] if not declared[i] else t
+                    for i, (t, lang) in enumerate(zip(cleaned, langs, strict=True))
+                ]
+        with self._timed("translate"):
+            translations = self.translate.run(ids, cleaned, langs)
+        for t in translations:
+            self.summary.languages[t.src_lang] += 1
+            if t.kept_original:
+                self.summary.texts_kept_original += 1
+            elif t.translator == UNTRANSLATED:
+                self.summary.texts_in_pivot += 1
+            else:
+                self.summary.texts_translated += 1
+        return [
+            Document(id=i, original=text, lang=d.lang, pivot=t.pivot, detection=d, translation=t)
+            for i, text, d, t in zip(ids, cleaned, detections, translations, strict=True)
+        ]
+
+    def _vectors(self, docs: Sequence[Document], mode: EncodeMode) -> np.ndarray | None:
+        if self.encode is None:
+            return None
+        assert self.encoder is not None
+        texts = [d.original if self.encoder.multilingual else d.pivot for d in docs]
+        with self._timed("encode"):
+            return self.encode.run(texts, mode)
+
+    def run(self, items: Sequence[Item], users: Sequence[User]) -> RunResult:
+        self.summary.items_read, self.summary.users_read = len(items), len(users)
+        item_docs = self.prepare([i.id for i in items], [i.text for i in items], [i.lang for i in items])
+        texted = [u for u in users if u.text is not None]
+        user_docs = self.prepare([u.id for u in texted], [u.text or "" for u in texted], [u.lang for u in texted]) if texted else []
+
+        item_vectors = self._vectors(item_docs, "passage")
+        user_text_vectors = self._vectors(user_docs, "query") if user_docs else None
+        with self._timed("index"):
+            self.retrieve.index(item_docs, item_vectors)
+
+        by_id = {d.id: d for d in item_docs}
+        rows = {d.id: row for row, d in enumerate(item_docs)}
+        own_vectors = {d.id: user_text_vectors[row] for row, d in enumerate(user_docs)} if user_text_vectors is not None else {}
+        profiles = self.profile.run(users, {d.id: d for d in user_docs}, by_id, rows, item_vectors, own_vectors)
+
+        depth = max(self.config.fusion.depth, self.config.recommend.top_k + max((len(u.history) for u in users), default=0))
+        with self._timed("retrieve"):
+            per_ranker = self.retrieve.run(profiles.texts, profiles.vectors, depth)
+        recommendations: list[Recommendation] = []
+        with self._timed("rank"):
+            for row, user in enumerate(track(users, "rank", total=len(users), unit="user")):
+                lists = {name: hits[row] for name, hits in per_ranker.items()}
+                recommendations += self.recommend.run(user, self.fuse.run(lists), lists, by_id)
+        self.summary.recommendations = len(recommendations)
+        return RunResult(recommendations, by_id, self.summary)
+
+    def run_files(self) -> RunResult:
+        """Read the config's input files, run, and write the config's output file if set."""
+        items = io.read_items(self.config.input.items)
+        users = io.read_users(self.config.input.users)
+        io.check_histories(users, items, str(self.config.input.users))
+        result = self.run(items, users)
+        if self.config.output is not None:
+            io.write_jsonl(self.config.output, result.recommendations)
+        return result

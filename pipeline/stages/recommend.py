@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from pipeline.records import Document, Hit, Recommendation, User
+
+
+@dataclass(frozen=True)
+class Profiles:
+    """What each user asks the rankers: a pivot text and, with an encoder, a vector."""
+
+    texts: list[str]
+    vectors: np.ndarray | None
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm > 0 else vector
+
+
+class ProfileStage:
+    """Turn users into queries.
+
+    The text profile joins the user's own pivot text with the pivot texts of
+    their history items, so BM25 matches across languages through the pivot.
+    The dense profile averages history vectors (``mean``) or weights newer
+    items more (``recency``: weight decay**age), then adds the user's own text
+    vector with the weight of one history item.
+    """
+
+    def __init__(self, method: Literal["mean", "recency"] = "mean", recency_decay: float = 0.8) -> None:
+        self.method = method
+        self.recency_decay = recency_decay
+
+    def run(
+        self,
+        users: Sequence[User],
+        user_docs: Mapping[str, Document],
+        item_docs: Mapping[str, Document],
+        item_rows: Mapping[str, int],
+        item_vectors: np.ndarray | None,
+        user_vectors: Mapping[str, np.ndarray],
+    ) -> Profiles:
+        texts = []
+        vectors = []
+        for user in users:
+            parts = [item_docs[i].pivot for i in user.history]
+            if user.id in user_docs:
+                parts.append(user_docs[user.id].pivot)
+            texts.append(" ".join(parts))
+            if item_vectors is not None:
+                vectors.append(self._vector(user, item_rows, item_vectors, user_vectors.get(user.id)))
+        return Profiles(texts, np.vstack(vectors).astype(np.float32) if vectors else None)
+
+    def _vector(self, user: User, item_rows: Mapping[str, int], item_vectors: np.ndarray, own: np.ndarray | None) -> np.ndarray:
+        rows = [item_rows[i] for i in user.history]
+        total = np.zeros(item_vectors.shape[1], dtype=np.float64)
+        if rows:
+            if self.method == "recency":
+                weights = self.recency_decay ** np.arange(len(rows) - 1, -1, -1, dtype=np.float64)
+            else:
+                weights = np.ones(len(rows))
+            total += _unit(weights @ item_vectors[rows] / weights.sum())
+        if own is not None:
+            total += own
+        return _unit(total)
+
+
+class RecommendStage:
+    """Drop items the user has seen, keep the top ``k``, attach texts, scores and reasons."""
+
+    def __init__(self, top_k: int = 10, exclude_seen: bool = True) -> None:
+        self.top_k = top_k
+        self.exclude_seen = exclude_seen
+
+    def run(
+        self,
+        user: User,
+        fused: Sequence[Hit],
+        per_ranker: Mapping[str, Sequence[Hit]],
+        item_docs: Mapping[str, Document],
+    ) -> list[Recommendation]:
+        seen = set(user.history) if self.exclude_seen else set()
+        by_ranker = {name: {h.item_id: h for h in hits} for name, hits in per_ranker.items()}
+        out: list[Recommendation] = []
+        for hit in fused:
+            if hit.item_id in seen:
+                continue
+            doc = item_docs[hit.item_id]
+            found = {name: hits[hit.item_id] for name, hits in by_ranker.items() if hit.item_id in hits}
+            out.append(
+                Recommendation(
+                    user_id=user.id,
+                    rank=len(out) + 1,
+                    item_id=hit.item_id,
+                    score=float(hit.score),
+                    lang=doc.lang,
+                    original=doc.original,
+                    pivot=doc.pivot,
+                    ranker_scores={name: float(h.score) for name, h in found.items()},
+                    explanations=tuple(f"{name}: {h.explanation}" for name, h in found.items() if h.explanation),
+                )
+            )
+            if len(out) == self.top_k:
+                break
+        return out

@@ -1,0 +1,59 @@
+"""Language detection with lingua, strong on short texts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pipeline.records import Detection
+
+
+class LinguaDetector:
+    """lingua's n-gram detector; ``languages`` (ISO 639-1) narrows the candidates,
+    which is faster and more accurate when the catalogue's languages are known."""
+
+    class Params(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        languages: list[str] | None = None
+        #: lingua's low-accuracy mode: faster, weaker on short text.
+        low_accuracy: bool = False
+        min_confidence: float = Field(0.0, ge=0.0, le=1.0)
+
+    name = "lingua"
+
+    def __init__(self, params: Params) -> None:
+        self.params = params
+
+    @cached_property
+    def _detector(self) -> Any:
+        from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
+
+        if self.params.languages:
+            codes = []
+            for code in self.params.languages:
+                try:
+                    codes.append(getattr(IsoCode639_1, code.upper()))
+                except AttributeError:
+                    raise ValueError(f"lingua does not know language {code!r}") from None
+            builder = LanguageDetectorBuilder.from_iso_codes_639_1(*codes)
+        else:
+            builder = LanguageDetectorBuilder.from_languages(*Language.all())
+        if self.params.low_accuracy:
+            builder = builder.with_low_accuracy_mode()
+        return builder.build()
+
+    def detect(self, texts: Sequence[str]) -> list[Detection]:
+        out = []
+        for text in texts:
+            values = self._detector.compute_language_confidence_values(text)
+            if not values:
+                out.append(Detection(lang="und", confidence=0.0, detector=self.name))
+                continue
+            best = values[0]
+            score = min(max(float(best.value), 0.0), 1.0)
+            lang = best.language.iso_code_639_1.name.lower() if score >= self.params.min_confidence else "und"
+            out.append(Detection(lang=lang, confidence=score, detector=self.name))
+        return out

