@@ -79,7 +79,8 @@ class Translation:
 
     ``split`` says the text was cut into segments for the model and joined
     back; ``kept_original`` says no translator served the language and the
-    pivot text is the original (a policy decision, never a silent one).
+    pivot text is the original (a policy decision, never a silent one), and
+    ``note`` says why.
     """
 
     source: str
@@ -91,6 +92,7 @@ class Translation:
     split: bool = False
     cached: bool = False
     kept_original: bool = False
+    note: str | None = None
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,8 @@ class RunSummary:
     texts_translated: int = 0
     texts_kept_original: int = 0
     languages: Counter[str] = field(default_factory=Counter)
+    #: Language -> (texts kept in the original, why no translator served it).
+    kept: dict[str, tuple[int, str]] = field(default_factory=dict)
     recommendations: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -58,6 +60,7 @@ class RunSummary:
             f"read {self.items_read} items and {self.users_read} users; languages: {langs}",
             f"texts: {self.texts_in_pivot} already in pivot, {self.texts_translated} translated, "
             f"{self.texts_kept_original} kept in original language (no route)",
+            *(f"  {lang}: {n} text(s) kept in the original: {why}" for lang, (n, why) in sorted(self.kept.items())),
             f"wrote {self.recommendations} recommendations",
             f"time: {timing}",
         ]
@@ -123,6 +126,8 @@ class Pipeline:
             self.summary.languages[t.src_lang] += 1
             if t.kept_original:
                 self.summary.texts_kept_original += 1
+                count, _ = self.summary.kept.get(t.src_lang, (0, ""))
+                self.summary.kept[t.src_lang] = (count + 1, t.note or "no route")
             elif t.translator == UNTRANSLATED:
                 self.summary.texts_in_pivot += 1
             else:

@@ -74,7 +74,7 @@ def test_missing_route_error_names_language_and_items():
 def test_missing_route_keep_flags_original():
     stage = TranslateStage(RecordingTranslator(), "tagger", "en", on_missing="keep")
     out = stage.run(["a", "b"], ["habari", "hola"], ["sw", "es"])
-    assert out[0] == Translation("habari", "habari", "sw", "en", "tagger", kept_original=True)
+    assert out[0] == Translation("habari", "habari", "sw", "en", "tagger", kept_original=True, note="tagger has no route sw->en")
     assert out[1].pivot == "<es>hola" and not out[1].kept_original
 
 

