@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,3 +31,56 @@ def write(tmp_path: Path):
         return path
 
     return _write
+
+
+@pytest.fixture
+def install_package(tmp_path: Path):
+    """pip-install a plugin package into its own folder (not this environment) and return that folder."""
+    import subprocess
+    import sys
+
+    def _install(package: Path) -> Path:
+        site = tmp_path / "site"
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--target", str(site), str(package)],
+            check=True,
+        )
+        return site
+
+    return _install
+
+
+@pytest.fixture
+def run_cli(tmp_path: Path):
+    """Run ``pivotrec`` in a fresh interpreter that also sees an installed plugin folder.
+
+    ``run_cli(site, "plugins")`` returns stdout; ``run_cli(site, "run", translator=YAML)``
+    runs a small es/en catalogue with that translator and returns the output JSONL lines.
+    """
+    import subprocess
+    import sys
+
+    data = tmp_path / "data"
+    data.mkdir(exist_ok=True)
+    (data / "items.jsonl").write_text(
+        '{"id": "es1", "lang": "es", "text": "bicicleta de montaña"}\n{"id": "en1", "lang": "en", "text": "garden tomatoes"}\n'
+        '{"id": "en2", "lang": "en", "text": "guitar chords"}\n{"id": "en3", "lang": "en", "text": "saving money"}\n',
+        encoding="utf-8",
+    )
+    (data / "users.jsonl").write_text('{"id": "u", "lang": "en", "text": "bicicleta bicycle"}\n', encoding="utf-8")
+
+    def _run(site: Path, command: str, translator: str = "") -> Any:
+        env = {**os.environ, "PYTHONPATH": str(site)}
+        if command == "plugins":
+            done = subprocess.run([sys.executable, "-m", "pipeline.cli", "plugins"], env=env, capture_output=True, text=True, check=True)
+            return done.stdout
+        config = tmp_path / "run.yaml"
+        config.write_text(
+            "input: {items: data/items.jsonl, users: data/users.jsonl}\noutput: out.jsonl\n"
+            f"translator: {translator}\nrankers: [{{plugin: bm25}}]\n",
+            encoding="utf-8",
+        )
+        subprocess.run([sys.executable, "-m", "pipeline.cli", "--quiet", "run", str(config), "--show", "0"], env=env, check=True)
+        return (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()
+
+    return _run

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -53,13 +55,13 @@ def test_plugins_command_marks_failing_plugin_without_crashing(broken_entry_poin
     assert "identity" in out
 
 
-def test_third_party_plugin_package_is_selected_from_yaml(tmp_path: Path):
-    """A separate distribution adds a translator through an entry point; pivotrec's code is untouched."""
+def test_third_party_plugin_package_is_selected_from_yaml(tmp_path: Path, install_package, run_cli):
+    """A throwaway distribution adds a translator through an entry point; pivotrec's code is untouched."""
     package = tmp_path / "pkg"
     (package / "shout_translator").mkdir(parents=True)
     (package / "pyproject.toml").write_text(textwrap.dedent("""\
         [build-system]
-        requires = ["setuptools>=68"]
+        requires = ["setuptools>=77"]
         build-backend = "setuptools.build_meta"
         [project]
         name = "shout-translator"
@@ -83,29 +85,20 @@ def test_third_party_plugin_package_is_selected_from_yaml(tmp_path: Path):
             def translate(self, texts, src, tgt):
                 return [t.upper() + self.params.suffix for t in texts]
         """))
-    site = tmp_path / "site"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--target", str(site), str(package)],
-        check=True,
+    site = install_package(package)
+    assert re.search(r"\n  shout +shout-translator 1\.2\.3  ok\n", run_cli(site, "plugins"))
+    rows = run_cli(site, "run", translator='{plugin: shout, params: {suffix: "?!"}}')
+    assert '"pivot": "BICICLETA DE MONTAÑA?!"' in rows[0] and '"original": "bicicleta de montaña"' in rows[0]
+
+
+def test_example_plugin_package_installs_and_runs_from_yaml(install_package, run_cli):
+    """The complete example under examples/ that docs/writing-plugins.md walks through."""
+    site = install_package(REPO / "examples" / "pivotrec-glossary")
+    assert re.search(r"\n  glossary +pivotrec-glossary 0\.1\.0  ok\n", run_cli(site, "plugins"))
+    rows = run_cli(site, "run", translator="{plugin: glossary, params: {entries: {es: {bicicleta: bicycle, montaña: mountain}}}}")
+    assert '"pivot": "bicycle de mountain"' in rows[0]
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(REPO / "examples/pivotrec-glossary/tests")],
+        env={**os.environ, "PYTHONPATH": str(site)}, capture_output=True, text=True,
     )
-    data = tmp_path / "data"
-    data.mkdir()
-    (data / "items.jsonl").write_text(
-        '{"id": "es1", "lang": "es", "text": "bicicleta de montaña"}\n{"id": "en1", "lang": "en", "text": "garden tomatoes"}\n'
-        '{"id": "en2", "lang": "en", "text": "guitar chords"}\n{"id": "en3", "lang": "en", "text": "saving money"}\n', encoding="utf-8"
-    )
-    (data / "users.jsonl").write_text('{"id": "u", "lang": "en", "text": "BICICLETA"}\n', encoding="utf-8")
-    config = tmp_path / "run.yaml"
-    config.write_text(textwrap.dedent("""\
-        input: {items: data/items.jsonl, users: data/users.jsonl}
-        output: out.jsonl
-        translator: {plugin: shout, params: {suffix: "?!"}}
-        rankers: [{plugin: bm25}]
-        """))
-    env = {"PYTHONPATH": f"{site}", "PATH": str(Path(sys.executable).parent), "HF_HUB_OFFLINE": "1"}
-    listing = subprocess.run([sys.executable, "-m", "pipeline.cli", "plugins"], env=env, capture_output=True, text=True, check=True, cwd=tmp_path)
-    assert "shout" in listing.stdout and "shout-translator 1.2.3" in listing.stdout
-    subprocess.run([sys.executable, "-m", "pipeline.cli", "--quiet", "run", str(config), "--show", "0"], env=env, check=True, cwd=tmp_path)
-    rows = (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()
-    assert '"pivot": "BICICLETA DE MONTAÑA?!"' in rows[0]
-    assert '"original": "bicicleta de montaña"' in rows[0]
+    assert tests.returncode == 0 and "2 passed" in tests.stdout, tests.stdout + tests.stderr
