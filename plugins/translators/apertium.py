@@ -97,4 +97,5 @@ class ApertiumTranslator:
             out.pop()
         if len(out) != len(lines):
             raise TranslationError(f"apertium {mode} returned {len(out)} lines for {len(lines)} segments")
-        return [line.strip() for line in out]
+        # Apertium leaves double spaces where it drops a word.
+        return [" ".join(line.split()) for line in out]
