@@ -15,7 +15,7 @@ from typing import ClassVar, Literal, Protocol, runtime_checkable
 import numpy as np
 from pydantic import BaseModel
 
-from pipeline.records import Detection, Document, Hit
+from pipeline.records import Detection, Document, Hit, Query
 
 EncodeMode = Literal["query", "passage"]
 
@@ -64,12 +64,14 @@ class Ranker(Protocol):
     #: True when the ranker scores with the encoder's vectors.
     needs_vectors: ClassVar[bool]
 
-    def index(self, docs: Sequence[Document], vectors: np.ndarray | None) -> None:
-        """Build the index over the catalogue (``vectors`` row i belongs to ``docs[i]``)."""
+    def index(self, docs: Sequence[Document], vectors: np.ndarray | None, histories: Sequence[Sequence[str]]) -> None:
+        """Build the index over the catalogue.
+
+        ``vectors`` row i belongs to ``docs[i]`` (None unless ``needs_vectors``);
+        ``histories`` are all users' interaction sequences, for collaborative rankers.
+        """
         ...
 
-    def search(
-        self, queries: Sequence[str], vectors: np.ndarray | None, k: int
-    ) -> list[list[Hit]]:
-        """Top-``k`` hits per query, best first; queries are pivot texts."""
+    def search(self, queries: Sequence[Query], vectors: np.ndarray | None, k: int) -> list[list[Hit]]:
+        """Top-``k`` hits per query, best first."""
         ...

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Item", "User", "Detection", "Translation", "Hit", "Document", "Recommendation"]
+__all__ = ["Item", "User", "Detection", "Translation", "Hit", "Document", "Query", "Recommendation"]
 
 
 def _require_id(kind: str, value: object) -> None:
@@ -105,6 +105,20 @@ class Document:
     pivot: str
     detection: Detection | None
     translation: Translation
+
+
+@dataclass(frozen=True)
+class Query:
+    """What a ranker is asked: a user's profile or a search query.
+
+    ``text`` is pivot text (for lexical rankers), ``history`` the item ids the
+    user interacted with, oldest first (for collaborative rankers and
+    explanations). Vectors travel beside queries as one matrix, not here.
+    """
+
+    id: str
+    text: str
+    history: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

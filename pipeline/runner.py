@@ -154,7 +154,7 @@ class Pipeline:
         item_vectors = self._vectors(item_docs, "passage")
         user_text_vectors = self._vectors(user_docs, "query") if user_docs else None
         with self._timed("index"):
-            self.retrieve.index(item_docs, item_vectors)
+            self.retrieve.index(item_docs, item_vectors, [u.history for u in users if u.history])
 
         by_id = {d.id: d for d in item_docs}
         rows = {d.id: row for row, d in enumerate(item_docs)}
@@ -163,7 +163,7 @@ class Pipeline:
 
         depth = max(self.config.fusion.depth, self.config.recommend.top_k + max((len(u.history) for u in users), default=0))
         with self._timed("retrieve"):
-            per_ranker = self.retrieve.run(profiles.texts, profiles.vectors, depth)
+            per_ranker = self.retrieve.run(profiles.queries, profiles.vectors, depth)
         recommendations: list[Recommendation] = []
         with self._timed("rank"):
             for row, user in enumerate(track(users, "rank", total=len(users), unit="user")):

@@ -51,7 +51,7 @@ def test_demo_command_end_to_end(tmp_path, capsys):
     assert "Recommendations" in printed and "read 66 items and 6 users" in printed
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert len(rows) == 6 * 5
-    assert all(set(r["ranker_scores"]) <= {"bm25", "dense"} and r["ranker_scores"] for r in rows)
+    assert all(set(r["ranker_scores"]) <= {"bm25-fast", "dense"} and r["ranker_scores"] for r in rows)
     # The dense ranker, on the English MiniLM, ranks some item for every user.
     assert any("dense" in r["ranker_scores"] for r in rows)
 

@@ -118,6 +118,6 @@ def test_recency_profile_weights_newer_history_more():
     docs = {i: _doc(i) for i in "ab"}
     vectors = np.eye(2, dtype=np.float32)
     profile = ProfileStage("recency", recency_decay=0.5).run([User("u", history=("a", "b"))], {}, docs, {"a": 0, "b": 1}, vectors, {})
-    assert profile.texts == ["A B"]
+    assert [(q.text, q.history) for q in profile.queries] == [("A B", ("a", "b"))]
     assert profile.vectors is not None and profile.vectors[0][1] > profile.vectors[0][0]
     assert np.linalg.norm(profile.vectors[0]) == pytest.approx(1.0)

@@ -6,14 +6,14 @@ from typing import Literal
 
 import numpy as np
 
-from pipeline.records import Document, Hit, Recommendation, User
+from pipeline.records import Document, Hit, Query, Recommendation, User
 
 
 @dataclass(frozen=True)
 class Profiles:
-    """What each user asks the rankers: a pivot text and, with an encoder, a vector."""
+    """What each user asks the rankers: a query and, with an encoder, a vector."""
 
-    texts: list[str]
+    queries: list[Query]
     vectors: np.ndarray | None
 
 
@@ -45,16 +45,16 @@ class ProfileStage:
         item_vectors: np.ndarray | None,
         user_vectors: Mapping[str, np.ndarray],
     ) -> Profiles:
-        texts = []
+        queries = []
         vectors = []
         for user in users:
             parts = [item_docs[i].pivot for i in user.history]
             if user.id in user_docs:
                 parts.append(user_docs[user.id].pivot)
-            texts.append(" ".join(parts))
+            queries.append(Query(user.id, " ".join(parts), user.history))
             if item_vectors is not None:
                 vectors.append(self._vector(user, item_rows, item_vectors, user_vectors.get(user.id)))
-        return Profiles(texts, np.vstack(vectors).astype(np.float32) if vectors else None)
+        return Profiles(queries, np.vstack(vectors).astype(np.float32) if vectors else None)
 
     def _vector(self, user: User, item_rows: Mapping[str, int], item_vectors: np.ndarray, own: np.ndarray | None) -> np.ndarray:
         rows = [item_rows[i] for i in user.history]

@@ -6,7 +6,7 @@ import numpy as np
 
 from pipeline.errors import StageError
 from pipeline.protocols import Ranker
-from pipeline.records import Document, Hit
+from pipeline.records import Document, Hit, Query
 
 
 class RetrieveStage:
@@ -15,14 +15,14 @@ class RetrieveStage:
     def __init__(self, rankers: Mapping[str, Ranker]) -> None:
         self.rankers = dict(rankers)
 
-    def index(self, docs: Sequence[Document], vectors: np.ndarray | None) -> None:
+    def index(self, docs: Sequence[Document], vectors: np.ndarray | None, histories: Sequence[Sequence[str]]) -> None:
         for name, ranker in self.rankers.items():
             try:
-                ranker.index(docs, vectors if ranker.needs_vectors else None)
+                ranker.index(docs, vectors if ranker.needs_vectors else None, histories)
             except Exception as exc:
                 raise StageError(f"index stage, ranker {name!r}: {type(exc).__name__}: {exc}") from exc
 
-    def run(self, queries: Sequence[str], vectors: np.ndarray | None, depth: int) -> dict[str, list[list[Hit]]]:
+    def run(self, queries: Sequence[Query], vectors: np.ndarray | None, depth: int) -> dict[str, list[list[Hit]]]:
         """Per ranker name, the top-``depth`` hits of every query."""
         results = {}
         for name, ranker in self.rankers.items():

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.records import Document, Hit
-from plugins.rankers.bm25 import top_k_indices
+from pipeline.records import Document, Hit, Query
+from plugins.rankers.scoring import load_index, save_index, top_k_indices
+
+KIND = "dense"
 
 
 class DenseRanker:
     """Scores every item by inner product with the query vector (cosine on unit vectors).
 
-    Queries are scored in blocks of ``query_batch`` so one matrix product
-    serves many queries without holding a queries x catalogue matrix at once.
+    Queries are scored in blocks of ``query_batch``: one matrix product serves
+    many queries without holding a queries x catalogue matrix at once. Each
+    hit is explained by the history item most similar to it.
     """
 
     class Params(BaseModel):
@@ -27,15 +31,20 @@ class DenseRanker:
     def __init__(self, params: Params) -> None:
         self.params = params
         self._ids: list[str] = []
+        self._rows: dict[str, int] = {}
         self._matrix: np.ndarray | None = None
 
-    def index(self, docs: Sequence[Document], vectors: np.ndarray | None) -> None:
+    def index(self, docs: Sequence[Document], vectors: np.ndarray | None, histories: Sequence[Sequence[str]] = ()) -> None:
         if vectors is None or vectors.shape[0] != len(docs):
             raise ValueError("dense ranker needs one vector per document")
-        self._ids = [d.id for d in docs]
-        self._matrix = np.ascontiguousarray(vectors, dtype=np.float32)
+        self._set([d.id for d in docs], np.ascontiguousarray(vectors, dtype=np.float32))
 
-    def search(self, queries: Sequence[str], vectors: np.ndarray | None, k: int) -> list[list[Hit]]:
+    def _set(self, ids: list[str], matrix: np.ndarray) -> None:
+        self._ids = ids
+        self._rows = {item_id: row for row, item_id in enumerate(ids)}
+        self._matrix = matrix
+
+    def search(self, queries: Sequence[Query], vectors: np.ndarray | None, k: int) -> list[list[Hit]]:
         if self._matrix is None:
             raise RuntimeError("search before index")
         if vectors is None or vectors.shape[0] != len(queries):
@@ -43,6 +52,26 @@ class DenseRanker:
         results = []
         for start in range(0, len(queries), self.params.query_batch):
             block = vectors[start : start + self.params.query_batch].astype(np.float32) @ self._matrix.T
-            for scores in block:
-                results.append([Hit(self._ids[i], float(scores[i]), "dense") for i in top_k_indices(scores, k)])
+            for query, scores in zip(queries[start : start + self.params.query_batch], block):
+                top = top_k_indices(scores, k)
+                reasons = self._explain(query.history, top)
+                results.append([Hit(self._ids[i], float(scores[i]), KIND, reason) for i, reason in zip(top, reasons)])
         return results
+
+    def _explain(self, history: Sequence[str], top: np.ndarray) -> list[str | None]:
+        assert self._matrix is not None
+        rows = [self._rows[h] for h in history if h in self._rows]
+        if not rows or not len(top):
+            return [None] * len(top)
+        similarity = self._matrix[top] @ self._matrix[rows].T
+        best = similarity.argmax(axis=1)
+        return [f"most similar to history item {history_id} ({similarity[n, b]:.2f})" for n, b, history_id in ((n, b, self._ids[rows[b]]) for n, b in enumerate(best))]
+
+    def save(self, directory: Path) -> None:
+        if self._matrix is None:
+            raise RuntimeError("save before index")
+        save_index(directory, {"kind": KIND, "ids": self._ids}, vectors=self._matrix)
+
+    def load(self, directory: Path) -> None:
+        meta, arrays = load_index(directory, KIND)
+        self._set(meta["ids"], arrays["vectors"])

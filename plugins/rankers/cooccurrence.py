@@ -1,0 +1,75 @@
+"""Collaborative signal: items that co-occur in users' histories."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+from pydantic import BaseModel, ConfigDict, Field
+
+from pipeline.records import Document, Hit, Query
+from plugins.rankers.scoring import top_k_indices
+
+KIND = "cooccurrence"
+
+
+class CooccurrenceRanker:
+    """Item-item co-occurrence: an item scores the number of (history item, other user) pairs
+    in which some other user had both.
+
+    It needs no text, so it is language-blind: fused with a content ranker it
+    adds "people who read this also read" while the pivot content path still
+    covers items nobody has interacted with yet (cold start).
+    """
+
+    class Params(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        #: Co-occurrences seen fewer times than this are ignored as noise.
+        min_count: int = Field(1, ge=1)
+
+    needs_vectors = False
+
+    def __init__(self, params: Params) -> None:
+        self.params = params
+        self._ids: list[str] = []
+        self._rows: dict[str, int] = {}
+        self._counts: sp.csr_matrix | None = None
+
+    def index(self, docs: Sequence[Document], vectors: np.ndarray | None, histories: Sequence[Sequence[str]]) -> None:
+        self._ids = [d.id for d in docs]
+        self._rows = {item_id: row for row, item_id in enumerate(self._ids)}
+        rows, cols = [], []
+        for user, history in enumerate(histories):
+            for item in set(history):
+                if item in self._rows:
+                    rows.append(user)
+                    cols.append(self._rows[item])
+        users_items = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(histories), len(self._ids)))
+        counts = (users_items.T @ users_items).tocsr()
+        counts.setdiag(0)
+        counts.data[counts.data < self.params.min_count] = 0
+        counts.eliminate_zeros()
+        self._counts = counts
+
+    def search(self, queries: Sequence[Query], vectors: np.ndarray | None, k: int) -> list[list[Hit]]:
+        if self._counts is None:
+            raise RuntimeError("search before index")
+        results = []
+        for query in queries:
+            rows = [self._rows[h] for h in dict.fromkeys(query.history) if h in self._rows]
+            if not rows:
+                results.append([])
+                continue
+            per_history = self._counts[rows]
+            scores = np.asarray(per_history.sum(axis=0)).ravel()
+            hits = []
+            for i in top_k_indices(scores, k):
+                if scores[i] <= 0:
+                    break
+                column = per_history[:, i].toarray().ravel()
+                strongest = int(column.argmax())
+                reason = f"co-occurs with history item {self._ids[rows[strongest]]} in {int(column[strongest])} user histories"
+                hits.append(Hit(self._ids[i], float(scores[i]), KIND, reason))
+            results.append(hits)
+        return results

@@ -1,0 +1,41 @@
+"""Helpers shared by the built-in rankers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def top_k_indices(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` highest scores, best first (ties broken by lower index)."""
+    k = min(k, scores.shape[0])
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    part = np.argpartition(-scores, k - 1)[:k]
+    return part[np.lexsort((part, -scores[part]))]
+
+
+def matched_terms(query_terms: list[str], doc_terms: set[str], idf: dict[str, float], limit: int) -> str | None:
+    """``"matched a, b"``: query terms found in the document, rarest (highest idf) first."""
+    matched = [t for t in dict.fromkeys(query_terms) if t in doc_terms]
+    matched.sort(key=lambda t: -idf.get(t, 0.0))
+    return "matched " + ", ".join(matched[:limit]) if matched and limit else None
+
+
+def save_index(directory: Path, meta: dict[str, Any], **arrays: np.ndarray) -> None:
+    """Write ``meta.json`` and ``arrays.npz``: plain JSON and numeric arrays, never pickle."""
+    directory.mkdir(parents=True, exist_ok=True)
+    np.savez(directory / "arrays.npz", **arrays)
+    (directory / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+
+
+def load_index(directory: Path, kind: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Read what ``save_index`` wrote; ``allow_pickle=False`` so a crafted file cannot run code."""
+    meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
+    if meta.get("kind") != kind:
+        raise ValueError(f"{directory} holds a {meta.get('kind')!r} index, not {kind!r}")
+    with np.load(directory / "arrays.npz", allow_pickle=False) as data:
+        return meta, {name: data[name] for name in data.files}

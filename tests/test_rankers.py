@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+from rank_bm25 import BM25Okapi
+
+from pipeline.records import Document, Query, Translation
+from pipeline.text import tokenize
+from plugins.rankers.bm25 import RankBM25Ranker
+from plugins.rankers.bm25_fast import SparseBM25Ranker
+from plugins.rankers.cooccurrence import CooccurrenceRanker
+from plugins.rankers.dense import DenseRanker
+
+from .conftest import SHARED
+
+
+def docs_of(texts: list[str]) -> list[Document]:
+    return [Document(f"d{i}", t, "en", t, None, Translation(t, t, "en", "en", "none")) for i, t in enumerate(texts)]
+
+
+def xquad_sentences(limit: int) -> list[str]:
+    data = json.loads((SHARED / "data/xquad_r/en.json").read_text(encoding="utf-8"))
+    sentences = [s for article in data["data"] for p in article["paragraphs"] for s in p["sentences"]]
+    return sentences[:limit]
+
+
+@pytest.fixture(scope="module")
+def corpus() -> list[str]:
+    if (SHARED / "data/xquad_r/en.json").is_file():
+        return xquad_sentences(600)
+    rng = random.Random(0)
+    words = [f"w{i}" for i in range(300)]
+    return [" ".join(rng.choices(words, k=rng.randint(1, 30))) for _ in range(600)]
+
+
+@pytest.mark.parametrize("k1,b", [(1.5, 0.75), (0.9, 0.4), (2.0, 1.0)])
+def test_sparse_bm25_scores_equal_rank_bm25(corpus, k1, b):
+    fast = SparseBM25Ranker(SparseBM25Ranker.Params(k1=k1, b=b))
+    fast.index(docs_of(corpus))
+    reference = BM25Okapi([tokenize(t) for t in corpus], k1=k1, b=b)
+    queries = corpus[:40:3] + ["the the of", "zzz unknown words", "what year did the war end end"]
+    ours = fast.scores(queries)
+    for row, query in enumerate(queries):
+        np.testing.assert_allclose(ours[row], reference.get_scores(tokenize(query)), rtol=1e-9, atol=1e-9)
+
+
+def test_sparse_bm25_top_k_matches_reference_ranker(corpus):
+    docs = docs_of(corpus)
+    queries = [Query(f"q{i}", corpus[i]) for i in range(0, 200, 17)]
+    fast, slow = SparseBM25Ranker(SparseBM25Ranker.Params()), RankBM25Ranker(RankBM25Ranker.Params())
+    fast.index(docs)
+    slow.index(docs, None)
+    for a, b in zip(fast.search(queries, None, 10), slow.search(queries, None, 10)):
+        assert [h.item_id for h in a] == [h.item_id for h in b]
+        assert [h.explanation for h in a] == [h.explanation for h in b]
+        np.testing.assert_allclose([h.score for h in a], [h.score for h in b], rtol=1e-9)
+
+
+def test_sparse_bm25_save_and_load_round_trip(tmp_path, corpus):
+    docs = docs_of(corpus[:100])
+    built = SparseBM25Ranker(SparseBM25Ranker.Params())
+    built.index(docs)
+    built.save(tmp_path / "bm25")
+    loaded = SparseBM25Ranker(SparseBM25Ranker.Params())
+    loaded.load(tmp_path / "bm25")
+    queries = [Query("q", corpus[5])]
+    assert built.search(queries, None, 5) == loaded.search(queries, None, 5)
+    with pytest.raises(ValueError, match="holds a 'bm25-fast' index, not 'dense'"):
+        DenseRanker(DenseRanker.Params()).load(tmp_path / "bm25")
+
+
+def test_saved_index_refuses_pickled_arrays(tmp_path, corpus):
+    built = SparseBM25Ranker(SparseBM25Ranker.Params())
+    built.index(docs_of(corpus[:20]))
+    built.save(tmp_path / "bm25")
+    np.savez(tmp_path / "bm25" / "arrays.npz", idf=np.array([object()], dtype=object))
+    with pytest.raises(ValueError, match="allow_pickle=False"):
+        SparseBM25Ranker(SparseBM25Ranker.Params()).load(tmp_path / "bm25")
+
+
+def test_dense_exact_top_k_and_history_explanation(tmp_path):
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(50, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    docs = docs_of([f"t{i}" for i in range(50)])
+    ranker = DenseRanker(DenseRanker.Params(query_batch=3))
+    ranker.index(docs, vectors)
+    queries = [Query(f"q{i}", "", history=("d1", "d2")) for i in range(7)]
+    qv = vectors[10:17]
+    hits = ranker.search(queries, qv, 5)
+    for row, found in enumerate(hits):
+        expected = np.argsort(-(vectors @ qv[row]), kind="stable")[:5]
+        assert [h.item_id for h in found] == [f"d{i}" for i in expected]
+        top = int(expected[0])
+        closer = "d1" if vectors[top] @ vectors[1] > vectors[top] @ vectors[2] else "d2"
+        assert found[0].explanation.startswith(f"most similar to history item {closer}")
+    ranker.save(tmp_path / "dense")
+    loaded = DenseRanker(DenseRanker.Params(query_batch=3))
+    loaded.load(tmp_path / "dense")
+    assert loaded.search(queries, qv, 5) == hits
+
+
+def test_cooccurrence_counts_other_users_histories():
+    docs = docs_of(["a", "b", "c", "d"])  # ids d0..d3
+    histories = [("d0", "d1"), ("d0", "d1", "d2"), ("d0", "d2"), ("d3",)]
+    ranker = CooccurrenceRanker(CooccurrenceRanker.Params())
+    ranker.index(docs, None, histories)
+    hits = ranker.search([Query("u", "", history=("d0",)), Query("new", "", history=())], None, 5)
+    assert [(h.item_id, h.score) for h in hits[0]] == [("d1", 2.0), ("d2", 2.0)]
+    assert hits[0][0].explanation == "co-occurs with history item d0 in 2 user histories"
+    assert hits[1] == []
+    strict = CooccurrenceRanker(CooccurrenceRanker.Params(min_count=3))
+    strict.index(docs, None, histories)
+    assert strict.search([Query("u", "", history=("d0",))], None, 5) == [[]]
