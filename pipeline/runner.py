@@ -85,10 +85,9 @@ class Pipeline:
 
         self.normalise = NormaliseStage(config.normalise.html, config.normalise.moses_punctuation)
         self.detect = DetectStage(detector)
-        # A multilingual encoder reads the original text: the direct path needs no translator.
-        direct = self.encoder is not None and self.encoder.multilingual and config.translator is None
+        # No translator is the direct path: pivot text stays the original text.
         self.translate = TranslateStage(
-            None if direct else translator,
+            translator,
             config.translator.plugin if config.translator else UNTRANSLATED,
             config.pivot,
             config.translator.on_missing if config.translator else "error",
