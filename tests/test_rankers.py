@@ -115,3 +115,22 @@ def test_cooccurrence_counts_other_users_histories():
     strict = CooccurrenceRanker(CooccurrenceRanker.Params(min_count=3))
     strict.index(docs, None, histories)
     assert strict.search([Query("u", "", history=("d0",))], None, 5) == [[]]
+
+
+def test_dense_per_language_normalisation_lets_other_languages_compete():
+    # Two languages; "es" candidates all score high (the bias), "de" low, but
+    # one "de" item stands far above the other "de" items.
+    vectors = np.array([[1.0, 0.0], [0.99, 0.14], [0.98, 0.2], [0.3, 0.95], [0.0, 1.0], [0.05, 1.0]], dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    langs = ["es", "es", "es", "de", "de", "de"]
+    docs = [Document(f"d{i}", "t", lang, "t", None, Translation("t", "t", lang, "en", "none")) for i, lang in enumerate(langs)]
+    query = np.array([[1.0, 0.0]], dtype=np.float32)
+    plain, fair = DenseRanker(DenseRanker.Params()), DenseRanker(DenseRanker.Params(per_language=True))
+    plain.index(docs, vectors)
+    fair.index(docs, vectors)
+    assert [h.item_id for h in plain.search([Query("q", "")], query, 3)[0]] == ["d0", "d1", "d2"]
+    top = fair.search([Query("q", "")], query, 2)[0]
+    assert {h.item_id for h in top} == {"d0", "d3"}
+    scores = vectors @ query[0]
+    de = scores[3:]
+    assert top[[h.item_id for h in top].index("d3")].score == pytest.approx((de[0] - de.mean()) / de.std(), rel=1e-5)

@@ -20,29 +20,52 @@ class DenseRanker:
     Queries are scored in blocks of ``query_batch``: one matrix product serves
     many queries without holding a queries x catalogue matrix at once. Each
     hit is explained by the history item most similar to it.
+
+    ``per_language`` corrects the language bias of multilingual encoders,
+    which score candidates in the query's own language higher whatever their
+    relevance: each query's scores are z-normalised within each candidate
+    language (over the whole catalogue), so every language's best candidates
+    compete on how far they stand above their own language's crowd.
     """
 
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
         query_batch: int = Field(256, ge=1)
+        per_language: bool = False
 
     needs_vectors = True
 
     def __init__(self, params: Params) -> None:
         self.params = params
         self._ids: list[str] = []
+        self._langs: list[str] = []
         self._rows: dict[str, int] = {}
         self._matrix: np.ndarray | None = None
 
     def index(self, docs: Sequence[Document], vectors: np.ndarray | None, histories: Sequence[Sequence[str]] = ()) -> None:
         if vectors is None or vectors.shape[0] != len(docs):
             raise ValueError("dense ranker needs one vector per document")
-        self._set([d.id for d in docs], np.ascontiguousarray(vectors, dtype=np.float32))
+        self._set([d.id for d in docs], [d.lang for d in docs], np.ascontiguousarray(vectors, dtype=np.float32))
 
-    def _set(self, ids: list[str], matrix: np.ndarray) -> None:
+    def _set(self, ids: list[str], langs: list[str], matrix: np.ndarray) -> None:
         self._ids = ids
+        self._langs = langs
         self._rows = {item_id: row for row, item_id in enumerate(ids)}
         self._matrix = matrix
+        codes = {lang: n for n, lang in enumerate(dict.fromkeys(langs))}
+        self._lang_codes = np.array([codes[lang] for lang in langs], dtype=np.int64)
+        self._lang_sizes = np.bincount(self._lang_codes, minlength=len(codes)).astype(np.float64)
+
+    def _normalise_per_language(self, scores: np.ndarray) -> np.ndarray:
+        """z-scores within each candidate language, for a block of queries (rows)."""
+        out = np.empty_like(scores)
+        for row, values in enumerate(scores):
+            values64 = values.astype(np.float64)
+            mean = np.bincount(self._lang_codes, values64) / self._lang_sizes
+            square = np.bincount(self._lang_codes, values64 * values64) / self._lang_sizes
+            std = np.sqrt(np.maximum(square - mean * mean, 1e-12))
+            out[row] = (values64 - mean[self._lang_codes]) / std[self._lang_codes]
+        return out
 
     def search(self, queries: Sequence[Query], vectors: np.ndarray | None, k: int) -> list[list[Hit]]:
         if self._matrix is None:
@@ -52,6 +75,8 @@ class DenseRanker:
         results = []
         for start in range(0, len(queries), self.params.query_batch):
             block = vectors[start : start + self.params.query_batch].astype(np.float32) @ self._matrix.T
+            if self.params.per_language:
+                block = self._normalise_per_language(block)
             for query, scores in zip(queries[start : start + self.params.query_batch], block):
                 top = top_k_indices(scores, k)
                 reasons = self._explain(query.history, top)
@@ -70,8 +95,8 @@ class DenseRanker:
     def save(self, directory: Path) -> None:
         if self._matrix is None:
             raise RuntimeError("save before index")
-        save_index(directory, {"kind": KIND, "ids": self._ids}, vectors=self._matrix)
+        save_index(directory, {"kind": KIND, "ids": self._ids, "langs": self._langs}, vectors=self._matrix)
 
     def load(self, directory: Path) -> None:
         meta, arrays = load_index(directory, KIND)
-        self._set(meta["ids"], arrays["vectors"])
+        self._set(meta["ids"], meta["langs"], arrays["vectors"])
