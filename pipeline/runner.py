@@ -17,6 +17,7 @@ import numpy as np
 
 from pipeline import io, registry
 from pipeline.config import PluginSpec, RunConfig
+from pipeline.errors import InputError
 from pipeline.progress import track
 from pipeline.protocols import Detector, Encoder, EncodeMode, Ranker, Translator
 from pipeline.records import Document, Item, Recommendation, User
@@ -173,6 +174,8 @@ class Pipeline:
 
     def run_files(self) -> RunResult:
         """Read the config's input files, run, and write the config's output file if set."""
+        if self.config.input is None:
+            raise InputError(f"{self.config.source}: 'input' (items and users files) is required to run")
         items = io.read_items(self.config.input.items)
         users = io.read_users(self.config.input.users)
         io.check_histories(users, items, str(self.config.input.users))

@@ -1,0 +1,1 @@
+"""Evaluation on data with relevance labels: metrics, datasets, compare runs, reports."""
