@@ -13,6 +13,7 @@ from rich.table import Table
 
 from pipeline import progress, registry
 from pipeline.config import load_config
+from pipeline.evaluation.compare import DEFAULT_METRICS
 from pipeline.errors import PivotrecError
 from pipeline.records import Recommendation
 
@@ -70,6 +71,35 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from pipeline.evaluation.compare import compare
+    from pipeline.evaluation.report import build, write_report
+
+    metrics = args.metrics.split(",")
+    dataset, arms = compare([Path(c) for c in args.configs], Path(args.dataset), metrics, quiet=args.quiet, isolate=not args.in_process)
+    data = build(dataset, arms, metrics)
+    paths = write_report(Path(args.out), data)
+    table = Table(title=f"{dataset.name}: {len(dataset.queries)} queries, {len(dataset.items)} items")
+    table.add_column("system")
+    for metric in metrics:
+        table.add_column(metric, justify="right")
+    table.add_column("seconds", justify="right")
+    for system in data["systems"]:
+        table.add_row(escape(system["name"]), *(f"{system['metrics'][m]:.4f}" for m in metrics), f"{system['cost']['seconds_total']:.1f}")
+    console.print(table)
+    console.print("report: " + ", ".join(str(p) for p in paths.values()))
+    return 0
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    from pipeline.evaluation.datasets import prepare_sib200, prepare_xquad_r
+
+    prepare = {"xquad-r": prepare_xquad_r, "sib200": prepare_sib200}[args.name]
+    out = prepare(Path(args.source), Path(args.out))
+    console.print(f"{args.name} written to {out} (items.jsonl, queries.jsonl, qrels.tsv)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pivotrec", description="Cross-language recommendation and retrieval through a pivot language.")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
@@ -87,6 +117,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     plugins = sub.add_parser("plugins", help="list installed plugins per entry-point group")
     plugins.set_defaults(handler=cmd_plugins)
+
+    for name, help_text, nargs in (("eval", "evaluate one config on a labelled dataset", 1), ("compare", "compare configs on a labelled dataset; writes Markdown, HTML and JSON", "+")):
+        evaluate = sub.add_parser(name, help=help_text)
+        evaluate.add_argument("configs", nargs=nargs, metavar="CONFIG", help="YAML config(s); the first is the baseline for significance tests")
+        evaluate.add_argument("--dataset", required=True, help="dataset folder: items.jsonl, queries.jsonl, qrels.tsv (see 'pivotrec datasets')")
+        evaluate.add_argument("--metrics", default=",".join(DEFAULT_METRICS), help="comma-separated NAME@K; the first is the primary metric")
+        evaluate.add_argument("--out", default="out/report", help="folder for report.md, report.html, report.json")
+        evaluate.add_argument("--in-process", action="store_true", help="run arms in this process (faster start; peak memory is then shared)")
+        evaluate.set_defaults(handler=cmd_compare)
+
+    datasets = sub.add_parser("datasets", help="convert public labelled datasets into pivotrec's dataset layout")
+    datasets_sub = datasets.add_subparsers(dest="action", required=True)
+    prepare = datasets_sub.add_parser("prepare", help="convert XQuAD-R or SIB-200")
+    prepare.add_argument("name", choices=["xquad-r", "sib200"])
+    prepare.add_argument("source", help="folder of the original files, e.g. ../shared/data/xquad_r")
+    prepare.add_argument("out", help="output folder")
+    prepare.set_defaults(handler=cmd_prepare)
     return parser
 
 

@@ -71,6 +71,8 @@ class FusionSpec(_Strict):
 class RecommendSpec(_Strict):
     top_k: int = Field(10, ge=1)
     exclude_seen: bool = True
+    #: Ask rankers why each recommended item was chosen (off in evaluation).
+    explain: bool = True
     #: How history items are combined into a dense profile.
     profile: Literal["mean", "recency"] = "mean"
     #: Weight of item i (oldest=0) is decay ** (n-1-i) under ``recency``.

@@ -75,3 +75,10 @@ class Ranker(Protocol):
     def search(self, queries: Sequence[Query], vectors: np.ndarray | None, k: int) -> list[list[Hit]]:
         """Top-``k`` hits per query, best first."""
         ...
+
+
+class Explainer(Protocol):
+    """Optional for rankers: say why items were chosen. Called only for the
+    items finally recommended, so it may be slower than scoring."""
+
+    def explain(self, query: Query, item_ids: Sequence[str]) -> list[str | None]: ...

@@ -10,7 +10,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterator
 
 import numpy as np
@@ -47,6 +47,10 @@ class RunSummary:
     users_read: int = 0
     texts_in_pivot: int = 0
     texts_translated: int = 0
+    #: Characters sent to translators (before de-duplication): the cost driver of MT.
+    chars_translated: int = 0
+    #: Share of translated segments served from the translation cache; None without a cache.
+    cache_hit_rate: float | None = None
     texts_kept_original: int = 0
     languages: Counter[str] = field(default_factory=Counter)
     #: Language -> (texts kept in the original, why no translator served it).
@@ -132,6 +136,7 @@ class Pipeline:
                 self.summary.texts_in_pivot += 1
             else:
                 self.summary.texts_translated += 1
+                self.summary.chars_translated += len(t.source)
         return [
             Document(id=i, original=text, lang=d.lang, pivot=t.pivot, detection=d, translation=t)
             for i, text, d, t in zip(ids, cleaned, detections, translations, strict=True)
@@ -168,7 +173,11 @@ class Pipeline:
         with self._timed("rank"):
             for row, user in enumerate(track(users, "rank", total=len(users), unit="user")):
                 lists = {name: hits[row] for name, hits in per_ranker.items()}
-                recommendations += self.recommend.run(user, self.fuse.run(lists), lists, by_id)
+                chosen = self.recommend.run(user, self.fuse.run(lists), lists, by_id)
+                if self.config.recommend.explain and chosen:
+                    reasons = self.retrieve.explain(profiles.queries[row], [r.item_id for r in chosen])
+                    chosen = [replace(r, explanations=why) for r, why in zip(chosen, reasons, strict=True)]
+                recommendations += chosen
         self.summary.recommendations = len(recommendations)
         return RunResult(recommendations, by_id, self.summary)
 

@@ -107,10 +107,10 @@ def _doc(item_id: str, lang: str = "en") -> Document:
 def test_recommend_excludes_seen_and_keeps_top_k():
     docs = {i: _doc(i) for i in "abcd"}
     fused = [Hit(i, 1.0 - n / 10, "fusion") for n, i in enumerate("abcd")]
-    per_ranker = {"bm25": [Hit("b", 2.0, "bm25", "matched foo")]}
+    per_ranker = {"bm25": [Hit("b", 2.0, "bm25")]}
     out = RecommendStage(top_k=2).run(User("u", history=("a",)), fused, per_ranker, docs)
     assert [(r.rank, r.item_id) for r in out] == [(1, "b"), (2, "c")]
-    assert out[0].ranker_scores == {"bm25": 2.0} and out[0].explanations == ("bm25: matched foo",)
+    assert out[0].ranker_scores == {"bm25": 2.0} and out[1].ranker_scores == {}
     assert out[0].pivot == "B" and out[0].original == "b"
 
 

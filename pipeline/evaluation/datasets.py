@@ -36,6 +36,8 @@ class Dataset:
     items: list[Item]
     queries: list[User]
     qrels: dict[str, dict[str, int]]
+    #: Lowest grade that counts as relevant for binary metrics (MAP, recall, MRR, ...).
+    relevance_level: int = 1
 
     def query_langs(self) -> dict[str, str]:
         return {q.id: q.lang or "und" for q in self.queries}
@@ -76,9 +78,9 @@ def load_dataset(folder: str | Path) -> Dataset:
         unknown = [i for i in grades if i not in item_ids]
         if unknown:
             raise InputError(f"{folder / 'qrels.tsv'}: query {query_id!r} grades item(s) not in items.jsonl: {unknown[:5]}")
-    meta = folder / "dataset.json"
-    name = json.loads(meta.read_text(encoding="utf-8"))["name"] if meta.is_file() else folder.name
-    return Dataset(name, items, queries, qrels)
+    meta_path = folder / "dataset.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
+    return Dataset(meta.get("name", folder.name), items, queries, qrels, int(meta.get("relevance_level", 1)))
 
 
 def _write_jsonl(path: Path, rows: Iterable[dict[str, object]]) -> None:
@@ -87,7 +89,7 @@ def _write_jsonl(path: Path, rows: Iterable[dict[str, object]]) -> None:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
-def write_dataset(folder: Path, name: str, items: list[dict[str, object]], queries: list[dict[str, object]], qrels: dict[str, dict[str, int]], description: str) -> None:
+def write_dataset(folder: Path, name: str, items: list[dict[str, object]], queries: list[dict[str, object]], qrels: dict[str, dict[str, int]], description: str, relevance_level: int = 1) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     _write_jsonl(folder / "items.jsonl", items)
     _write_jsonl(folder / "queries.jsonl", queries)
@@ -97,7 +99,8 @@ def write_dataset(folder: Path, name: str, items: list[dict[str, object]], queri
         for query_id, grades in qrels.items():
             for item_id, grade in grades.items():
                 writer.writerow([query_id, item_id, grade])
-    (folder / "dataset.json").write_text(json.dumps({"name": name, "description": description}, indent=2), encoding="utf-8")
+    meta = {"name": name, "description": description, "relevance_level": relevance_level}
+    (folder / "dataset.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
 
 
 # --- XQuAD-R -----------------------------------------------------------------
@@ -171,7 +174,12 @@ def prepare_xquad_r(source: Path, out: Path, languages: Iterable[str] = XQUAD_R_
                 for qa in para["qas"]:
                     human.append({"lang": lang, "source": qa["question"], "target": english_questions[qa["id"]]})
 
-    write_dataset(out, "XQuAD-R", items, queries, qrels, "XQuAD-R (CC BY-SA 4.0): questions in 11 languages against pooled sentences of all 11.")
+    # As in LAReQA, only answer sentences count for MAP and the other binary
+    # metrics (relevance_level 2); nDCG also credits same-paragraph sentences.
+    write_dataset(
+        out, "XQuAD-R", items, queries, qrels,
+        "XQuAD-R (CC BY-SA 4.0): questions in 11 languages against pooled sentences of all 11.", relevance_level=2,
+    )
     _write_jsonl(out / "human_translations.jsonl", human)
     return out
 

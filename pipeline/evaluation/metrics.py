@@ -1,9 +1,10 @@
 """Ranking metrics with graded relevance, per query.
 
 Definitions follow trec_eval (and so pytrec_eval, which the tests check
-against): gains are the grades themselves (nDCG), a document is relevant when
-its grade is at least 1, and MAP@k divides by all relevant documents of the
-query, not by k.
+against): gains are the grades themselves (nDCG), a document is relevant
+for the binary metrics when its grade is at least ``relevance_level``
+(trec_eval's ``-l``, default 1), and MAP@k divides by all relevant documents
+of the query, not by k.
 """
 
 from __future__ import annotations
@@ -31,10 +32,10 @@ def _dcg(gains: Sequence[float]) -> float:
     return sum(g / math.log2(rank + 2) for rank, g in enumerate(gains))
 
 
-def score_query(metric: str, k: int, ranked: Sequence[str], grades: Mapping[str, int]) -> float:
+def score_query(metric: str, k: int, ranked: Sequence[str], grades: Mapping[str, int], relevance_level: int = 1) -> float:
     """One metric for one query: ``ranked`` best first, ``grades`` item -> grade (0 = not relevant)."""
     top = list(ranked[:k])
-    relevant = {item for item, grade in grades.items() if grade >= 1}
+    relevant = {item for item, grade in grades.items() if grade >= relevance_level}
     hits = [item in relevant for item in top]
     if metric == "ndcg":
         ideal = _dcg(sorted((g for g in grades.values() if g > 0), reverse=True)[:k])
@@ -57,7 +58,7 @@ def score_query(metric: str, k: int, ranked: Sequence[str], grades: Mapping[str,
     raise ValueError(f"unknown metric {metric!r}")
 
 
-def evaluate(run: Run, qrels: Qrels, metrics: Sequence[str]) -> dict[str, dict[str, float]]:
+def evaluate(run: Run, qrels: Qrels, metrics: Sequence[str], relevance_level: int = 1) -> dict[str, dict[str, float]]:
     """metric name -> query id -> value, over the queries that have at least one relevant item.
 
     Items graded below zero are judged "excluded" (e.g. a translation of a
@@ -67,12 +68,12 @@ def evaluate(run: Run, qrels: Qrels, metrics: Sequence[str]) -> dict[str, dict[s
     parsed = [(name, *parse_metric(name)) for name in metrics]
     out: dict[str, dict[str, float]] = {name: {} for name in metrics}
     for query_id, grades in qrels.items():
-        if not any(g >= 1 for g in grades.values()):
+        if not any(g >= relevance_level for g in grades.values()):
             continue
         excluded = {item for item, g in grades.items() if g < 0}
         ranked = [item for item in run.get(query_id, ()) if item not in excluded]
         for name, metric, k in parsed:
-            out[name][query_id] = score_query(metric, k, ranked, grades)
+            out[name][query_id] = score_query(metric, k, ranked, grades, relevance_level)
     return out
 
 

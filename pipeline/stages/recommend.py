@@ -102,7 +102,6 @@ class RecommendStage:
                     original=doc.original,
                     pivot=doc.pivot,
                     ranker_scores={name: float(h.score) for name, h in found.items()},
-                    explanations=tuple(f"{name}: {h.explanation}" for name, h in found.items() if h.explanation),
                 )
             )
             if len(out) == self.top_k:

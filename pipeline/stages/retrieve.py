@@ -31,5 +31,15 @@ class RetrieveStage:
             except Exception as exc:
                 raise StageError(f"retrieve stage, ranker {name!r}: {type(exc).__name__}: {exc}") from exc
             # Hits carry the configured label, so two rankers of one plugin stay apart.
-            results[name] = [[Hit(h.item_id, h.score, name, h.explanation) for h in row] for row in hits]
+            results[name] = [[Hit(h.item_id, h.score, name) for h in row] for row in hits]
         return results
+
+    def explain(self, query: Query, item_ids: Sequence[str]) -> list[tuple[str, ...]]:
+        """Per item, ``"ranker: reason"`` from every ranker that can explain it."""
+        reasons: list[list[str]] = [[] for _ in item_ids]
+        for name, ranker in self.rankers.items():
+            if hasattr(ranker, "explain"):
+                for slot, reason in zip(reasons, ranker.explain(query, item_ids)):
+                    if reason:
+                        slot.append(f"{name}: {reason}")
+        return [tuple(r) for r in reasons]

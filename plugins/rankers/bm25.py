@@ -56,9 +56,10 @@ class RankBM25Ranker:
         for query in queries:
             terms = tokenize(query.text)
             scores = np.asarray(self._bm25.get_scores(terms), dtype=np.float64)
-            results.append([
-                Hit(self._ids[i], float(scores[i]), "bm25", matched_terms(terms, self._tokens[i], self._bm25.idf, self.params.explain_terms))
-                for i in top_k_indices(scores, k)
-                if scores[i] > 0
-            ])
+            results.append([Hit(self._ids[i], float(scores[i]), "bm25") for i in top_k_indices(scores, k) if scores[i] > 0])
         return results
+
+    def explain(self, query: Query, item_ids: Sequence[str]) -> list[str | None]:
+        terms = tokenize(query.text)
+        rows = {item_id: row for row, item_id in enumerate(self._ids)}
+        return [matched_terms(terms, self._tokens[rows[i]], self._bm25.idf, self.params.explain_terms) for i in item_ids]

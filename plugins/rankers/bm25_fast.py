@@ -99,7 +99,7 @@ class SparseBM25Ranker:
             scored = (self._query_matrix(token_lists) @ self._weights).tocsr()
             # Sorted columns make ties break by document order, as for the other rankers.
             scored.sort_indices()
-            for row, tokens in enumerate(token_lists):
+            for row in range(len(token_lists)):
                 lo, hi = scored.indptr[row], scored.indptr[row + 1]
                 docs, values = scored.indices[lo:hi], scored.data[lo:hi]
                 keep = values > 0
@@ -107,17 +107,24 @@ class SparseBM25Ranker:
                 order = top_k_indices(values, k)
                 hits = []
                 for i in order:
-                    hits.append(Hit(self._ids[docs[i]], float(values[i]), KIND, self._explain(tokens, int(docs[i]))))
+                    hits.append(Hit(self._ids[docs[i]], float(values[i]), KIND))
                 results.append(hits)
         return results
 
-    def _explain(self, tokens: list[str], doc: int) -> str | None:
-        if not self.params.explain_terms or self._doc_terms is None:
-            return None
-        columns = self._doc_terms.indices[self._doc_terms.indptr[doc] : self._doc_terms.indptr[doc + 1]]
-        doc_words = {self._terms[c] for c in columns}
-        idf = {t: float(self._idf[self._vocab[t]]) for t in doc_words}
-        return matched_terms(tokens, doc_words, idf, self.params.explain_terms)
+    def explain(self, query: Query, item_ids: Sequence[str]) -> list[str | None]:
+        """Matched query terms per item, rarest first."""
+        if self._doc_terms is None:
+            raise RuntimeError("explain before index")
+        tokens = tokenize(query.text)
+        rows = {item_id: row for row, item_id in enumerate(self._ids)}
+        out = []
+        for item_id in item_ids:
+            doc = rows[item_id]
+            columns = self._doc_terms.indices[self._doc_terms.indptr[doc] : self._doc_terms.indptr[doc + 1]]
+            doc_words = {self._terms[c] for c in columns}
+            idf = {t: float(self._idf[self._vocab[t]]) for t in doc_words}
+            out.append(matched_terms(tokens, doc_words, idf, self.params.explain_terms))
+        return out
 
     def save(self, directory: Path) -> None:
         if self._weights is None or self._doc_terms is None:

@@ -63,13 +63,20 @@ class CooccurrenceRanker:
                 continue
             per_history = self._counts[rows]
             scores = np.asarray(per_history.sum(axis=0)).ravel()
-            hits = []
-            for i in top_k_indices(scores, k):
-                if scores[i] <= 0:
-                    break
-                column = per_history[:, i].toarray().ravel()
-                strongest = int(column.argmax())
-                reason = f"co-occurs with history item {self._ids[rows[strongest]]} in {int(column[strongest])} user histories"
-                hits.append(Hit(self._ids[i], float(scores[i]), KIND, reason))
-            results.append(hits)
+            results.append([Hit(self._ids[i], float(scores[i]), KIND) for i in top_k_indices(scores, k) if scores[i] > 0])
         return results
+
+    def explain(self, query: Query, item_ids: Sequence[str]) -> list[str | None]:
+        """The history item each recommended item co-occurs with most, and how often."""
+        if self._counts is None:
+            raise RuntimeError("explain before index")
+        rows = [self._rows[h] for h in dict.fromkeys(query.history) if h in self._rows]
+        out: list[str | None] = []
+        for item_id in item_ids:
+            column = self._counts[rows][:, self._rows[item_id]].toarray().ravel() if rows else np.zeros(0)
+            if not column.size or column.max() <= 0:
+                out.append(None)
+                continue
+            strongest = int(column.argmax())
+            out.append(f"co-occurs with history item {self._ids[rows[strongest]]} in {int(column[strongest])} user histories")
+        return out

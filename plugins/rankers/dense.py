@@ -77,20 +77,20 @@ class DenseRanker:
             block = vectors[start : start + self.params.query_batch].astype(np.float32) @ self._matrix.T
             if self.params.per_language:
                 block = self._normalise_per_language(block)
-            for query, scores in zip(queries[start : start + self.params.query_batch], block):
-                top = top_k_indices(scores, k)
-                reasons = self._explain(query.history, top)
-                results.append([Hit(self._ids[i], float(scores[i]), KIND, reason) for i, reason in zip(top, reasons)])
+            for scores in block:
+                results.append([Hit(self._ids[i], float(scores[i]), KIND) for i in top_k_indices(scores, k)])
         return results
 
-    def _explain(self, history: Sequence[str], top: np.ndarray) -> list[str | None]:
-        assert self._matrix is not None
-        rows = [self._rows[h] for h in history if h in self._rows]
-        if not rows or not len(top):
-            return [None] * len(top)
-        similarity = self._matrix[top] @ self._matrix[rows].T
+    def explain(self, query: Query, item_ids: Sequence[str]) -> list[str | None]:
+        """The history item most similar to each recommended item."""
+        if self._matrix is None:
+            raise RuntimeError("explain before index")
+        history = [self._rows[h] for h in query.history if h in self._rows]
+        if not history or not item_ids:
+            return [None] * len(item_ids)
+        similarity = self._matrix[[self._rows[i] for i in item_ids]] @ self._matrix[history].T
         best = similarity.argmax(axis=1)
-        return [f"most similar to history item {history_id} ({similarity[n, b]:.2f})" for n, b, history_id in ((n, b, self._ids[rows[b]]) for n, b in enumerate(best))]
+        return [f"most similar to history item {self._ids[history[b]]} ({similarity[n, b]:.2f})" for n, b in enumerate(best)]
 
     def save(self, directory: Path) -> None:
         if self._matrix is None:
