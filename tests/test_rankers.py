@@ -135,3 +135,34 @@ def test_dense_per_language_normalisation_lets_other_languages_compete():
     scores = vectors @ query[0]
     de = scores[3:]
     assert top[[h.item_id for h in top].index("d3")].score == pytest.approx((de[0] - de.mean()) / de.std(), rel=1e-5)
+
+
+def test_dense_ivf_scans_all_cells_like_exact_search_and_round_trips(tmp_path):
+    pytest.importorskip("faiss")
+    rng = np.random.default_rng(1)
+    vectors = rng.normal(size=(2000, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    docs = docs_of([f"t{i}" for i in range(2000)])
+    queries = [Query(f"q{i}", "") for i in range(20)]
+    qv = vectors[:20] + 0.1 * rng.normal(size=(20, 16)).astype(np.float32)
+    exact = DenseRanker(DenseRanker.Params())
+    exact.index(docs, vectors)
+    full_scan = DenseRanker(DenseRanker.Params(search="ivf", nlist=16, nprobe=16))
+    full_scan.index(docs, vectors)
+    expected = exact.search(queries, qv, 10)
+    found = full_scan.search(queries, qv, 10)
+    assert [[h.item_id for h in row] for row in found] == [[h.item_id for h in row] for row in expected]
+    assert [h.score for h in found[0]] == pytest.approx([h.score for h in expected[0]], rel=1e-5)
+    # A partial scan misses some neighbours; its saved index answers identically.
+    partial = DenseRanker(DenseRanker.Params(search="ivf", nlist=16, nprobe=2))
+    partial.index(docs, vectors)
+    before = partial.search(queries, qv, 10)
+    partial.save(tmp_path / "ivf")
+    loaded = DenseRanker(DenseRanker.Params(search="ivf", nlist=16, nprobe=2))
+    loaded.load(tmp_path / "ivf")
+    assert loaded.search(queries, qv, 10) == before
+
+
+def test_dense_ivf_refuses_per_language_normalisation():
+    with pytest.raises(ValueError, match="per_language needs every candidate's score"):
+        DenseRanker.Params(search="ivf", per_language=True)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pipeline.records import Document, Hit, Query
 from plugins.rankers.scoring import load_index, save_index, top_k_indices
@@ -26,17 +27,33 @@ class DenseRanker:
     relevance: each query's scores are z-normalised within each candidate
     language (over the whole catalogue), so every language's best candidates
     compete on how far they stand above their own language's crowd.
+
+    ``search: ivf`` trades exactness for speed on large catalogues: a FAISS
+    inverted-file index (k-means cells) scores, exactly, only the items in the
+    ``nprobe`` cells nearest the query. Needs ``pip install faiss-cpu``.
     """
 
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
         query_batch: int = Field(256, ge=1)
         per_language: bool = False
+        search: Literal["exact", "ivf"] = "exact"
+        #: IVF cells; default about 4 * sqrt(catalogue size).
+        nlist: int | None = Field(None, ge=1)
+        #: IVF cells scanned per query: higher is slower and closer to exact.
+        nprobe: int = Field(32, ge=1)
+
+        @model_validator(mode="after")
+        def _exact_for_per_language(self) -> "DenseRanker.Params":
+            if self.per_language and self.search != "exact":
+                raise ValueError("per_language needs every candidate's score: use search: exact")
+            return self
 
     needs_vectors = True
 
     def __init__(self, params: Params) -> None:
         self.params = params
+        self._ivf: Any = None
         self._ids: list[str] = []
         self._langs: list[str] = []
         self._rows: dict[str, int] = {}
@@ -46,6 +63,8 @@ class DenseRanker:
         if vectors is None or vectors.shape[0] != len(docs):
             raise ValueError("dense ranker needs one vector per document")
         self._set([d.id for d in docs], [d.lang for d in docs], np.ascontiguousarray(vectors, dtype=np.float32))
+        if self.params.search == "ivf":
+            self._ivf = self._build_ivf(self._matrix)
 
     def _set(self, ids: list[str], langs: list[str], matrix: np.ndarray) -> None:
         self._ids = ids
@@ -55,6 +74,19 @@ class DenseRanker:
         codes = {lang: n for n, lang in enumerate(dict.fromkeys(langs))}
         self._lang_codes = np.array([codes[lang] for lang in langs], dtype=np.int64)
         self._lang_sizes = np.bincount(self._lang_codes, minlength=len(codes)).astype(np.float64)
+
+    def _build_ivf(self, matrix: np.ndarray) -> Any:
+        try:
+            import faiss
+        except ImportError as exc:
+            raise ImportError("dense ranker 'search: ivf' needs FAISS: pip install faiss-cpu") from exc
+        n, dim = matrix.shape
+        nlist = min(self.params.nlist or int(4 * np.sqrt(n)), max(n // 39, 1))  # FAISS wants ~39 points per cell to train
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        index.train(matrix)
+        index.add(matrix)
+        index.nprobe = min(self.params.nprobe, nlist)
+        return index
 
     def _normalise_per_language(self, scores: np.ndarray) -> np.ndarray:
         """z-scores within each candidate language, for a block of queries (rows)."""
@@ -72,6 +104,10 @@ class DenseRanker:
             raise RuntimeError("search before index")
         if vectors is None or vectors.shape[0] != len(queries):
             raise ValueError("dense ranker needs one vector per query")
+        if self._ivf is not None:
+            # IVF-Flat scores are exact inner products over the scanned cells.
+            scores, rows = self._ivf.search(np.ascontiguousarray(vectors, dtype=np.float32), k)
+            return [[Hit(self._ids[i], float(s), KIND) for s, i in zip(srow, irow) if i >= 0] for srow, irow in zip(scores, rows)]
         results = []
         for start in range(0, len(queries), self.params.query_batch):
             block = vectors[start : start + self.params.query_batch].astype(np.float32) @ self._matrix.T
@@ -95,8 +131,18 @@ class DenseRanker:
     def save(self, directory: Path) -> None:
         if self._matrix is None:
             raise RuntimeError("save before index")
-        save_index(directory, {"kind": KIND, "ids": self._ids, "langs": self._langs}, vectors=self._matrix)
+        extra = {}
+        if self._ivf is not None:
+            import faiss
+
+            extra["ivf"] = faiss.serialize_index(self._ivf)  # a uint8 array: no pickle
+        save_index(directory, {"kind": KIND, "ids": self._ids, "langs": self._langs}, vectors=self._matrix, **extra)
 
     def load(self, directory: Path) -> None:
         meta, arrays = load_index(directory, KIND)
         self._set(meta["ids"], meta["langs"], arrays["vectors"])
+        if self.params.search == "ivf":
+            import faiss
+
+            self._ivf = faiss.deserialize_index(arrays["ivf"]) if "ivf" in arrays else self._build_ivf(self._matrix)
+            self._ivf.nprobe = min(self.params.nprobe, self._ivf.nlist)
