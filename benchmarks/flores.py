@@ -23,6 +23,7 @@ from pipeline import progress
 from pipeline.runner import build_plugin
 from pipeline.config import PluginSpec
 from pipeline.stages import TranslateStage
+from pipeline.stages.translate import NamedTranslator
 
 FLORES = Path(__file__).resolve().parents[2] / "shared" / "data" / "flores200"
 #: FLORES code -> (ISO 639-1, translator plugins to try).
@@ -60,7 +61,7 @@ def main() -> None:
                 reason = translator.missing(lang) if hasattr(translator, "missing") else "not supported"
                 print(f"{code:<10} {plugin:<15} skipped: {reason}")
                 continue
-            stage = TranslateStage(translator, plugin, "en")
+            stage = TranslateStage(NamedTranslator(plugin, translator), "en")
             start = time.perf_counter()
             translations = stage.run([str(i) for i in range(len(sources))], sources, [lang] * len(sources))
             seconds = time.perf_counter() - start

@@ -8,11 +8,12 @@ same from any working directory.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pipeline import registry
 from pipeline.errors import ConfigError, PluginLoadError, UnknownPluginError
@@ -41,11 +42,31 @@ class RankerSpec(PluginSpec):
         return self.name or self.plugin
 
 
+def default_translation_cache() -> Path:
+    """``$PIVOTREC_CACHE`` or ``$XDG_CACHE_HOME/pivotrec/translations.sqlite``."""
+    if os.environ.get("PIVOTREC_CACHE"):
+        return Path(os.environ["PIVOTREC_CACHE"])
+    cache_home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache_home / "pivotrec" / "translations.sqlite"
+
+
 class TranslatorSpec(PluginSpec):
     #: What happens to a language the translator has no route for:
     #: ``error`` stops and names the language and items; ``keep`` keeps the
-    #: original text, flagged and counted in the run summary.
-    on_missing: Literal["error", "keep"] = "error"
+    #: original text, flagged and counted in the run summary; ``fallback``
+    #: hands it to ``fallback`` (an error if that has no route either).
+    on_missing: Literal["error", "keep", "fallback"] = "error"
+    fallback: PluginSpec | None = None
+    #: SQLite translation cache shared by runs; null turns caching off.
+    cache: Path | None = Field(default_factory=default_translation_cache)
+
+    @model_validator(mode="after")
+    def _fallback_given(self) -> "TranslatorSpec":
+        if self.on_missing == "fallback" and self.fallback is None:
+            raise ValueError("on_missing: fallback needs a 'fallback' translator, e.g. fallback: {plugin: apertium}")
+        if self.fallback is not None and self.on_missing != "fallback":
+            raise ValueError(f"'fallback' is set but on_missing is {self.on_missing!r}; set on_missing: fallback")
+        return self
 
 
 class InputSpec(_Strict):
@@ -168,6 +189,8 @@ def validate(data: Any, source: str = "<memory>", base_dir: Path | None = None) 
     specs: list[tuple[registry.PluginKind, PluginSpec, str]] = [("detector", config.detector, "detector")]
     if config.translator is not None:
         specs.append(("translator", config.translator, "translator"))
+        if config.translator.fallback is not None:
+            specs.append(("translator", config.translator.fallback, "translator.fallback"))
     if config.encoder is not None:
         specs.append(("encoder", config.encoder, "encoder"))
     specs += [("ranker", r, f"rankers[{i}]") for i, r in enumerate(config.rankers)]
@@ -221,7 +244,12 @@ def _resolve_paths(config: RunConfig, base_dir: Path, classes: dict[str, type | 
     update: dict[str, Any] = {"output": resolve(config.output)}
     if config.input is not None:
         update["input"] = config.input.model_copy(update={"items": resolve(config.input.items), "users": resolve(config.input.users)})
-    update["translator"] = resolve_params(config.translator, "translator")
+    translator = resolve_params(config.translator, "translator")
+    if translator is not None:
+        translator = translator.model_copy(
+            update={"fallback": resolve_params(translator.fallback, "translator.fallback"), "cache": resolve(translator.cache)}
+        )
+    update["translator"] = translator
     update["encoder"] = resolve_params(config.encoder, "encoder")
     update["rankers"] = [resolve_params(r, f"rankers[{i}]") for i, r in enumerate(config.rankers)]
     return config.model_copy(update=update)

@@ -80,7 +80,8 @@ class Translation:
     ``split`` says the text was cut into segments for the model and joined
     back; ``kept_original`` says no translator served the language and the
     pivot text is the original (a policy decision, never a silent one), and
-    ``note`` says why.
+    ``note`` says why. ``cached`` says every segment came from the
+    translation cache; ``suspicious`` flags a degenerate-looking output.
     """
 
     source: str
@@ -93,6 +94,8 @@ class Translation:
     cached: bool = False
     kept_original: bool = False
     note: str | None = None
+    #: The output/input length ratio looks degenerate (see ``note``).
+    suspicious: bool = False
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ instantiates plugins (cheap); weights load on first use.
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -19,7 +20,7 @@ from pipeline import io, registry
 from pipeline.config import PluginSpec, RunConfig
 from pipeline.errors import InputError
 from pipeline.progress import track
-from pipeline.protocols import Detector, Encoder, EncodeMode, Ranker, Translator
+from pipeline.protocols import Detector, Encoder, EncodeMode, Ranker
 from pipeline.records import Document, Item, Recommendation, User
 from pipeline.stages import (
     DetectStage,
@@ -31,12 +32,28 @@ from pipeline.stages import (
     RetrieveStage,
     TranslateStage,
 )
-from pipeline.stages.translate import UNTRANSLATED
+from pipeline.stages.translate import UNTRANSLATED, NamedTranslator
+from pipeline.translation_cache import TranslationCache
 
 
 def build_plugin(kind: registry.PluginKind, spec: PluginSpec) -> Any:
     cls = registry.load(kind, spec.plugin)
     return cls(cls.Params.model_validate(spec.params))
+
+
+def build_translator(spec: PluginSpec) -> NamedTranslator:
+    """A translator with the settings that key its cache entries.
+
+    A plugin may name those settings (``cache_settings()``, leaving out
+    options such as batch size that do not change a translation); otherwise
+    all its params count.
+    """
+    translator = build_plugin("translator", spec)
+    if hasattr(translator, "cache_settings"):
+        settings = translator.cache_settings()
+    else:
+        settings = translator.params.model_dump(mode="json") if hasattr(translator, "params") else spec.params
+    return NamedTranslator(spec.plugin, translator, json.dumps(settings, sort_keys=True, default=str))
 
 
 @dataclass
@@ -49,8 +66,13 @@ class RunSummary:
     texts_translated: int = 0
     #: Characters sent to translators (before de-duplication): the cost driver of MT.
     chars_translated: int = 0
+    #: Distinct segments sent for translation, and how many the cache served.
+    segments_translated: int = 0
+    segments_from_cache: int = 0
     #: Share of translated segments served from the translation cache; None without a cache.
     cache_hit_rate: float | None = None
+    #: Translations flagged for a degenerate output/input length ratio.
+    translations_suspicious: int = 0
     texts_kept_original: int = 0
     languages: Counter[str] = field(default_factory=Counter)
     #: Language -> (texts kept in the original, why no translator served it).
@@ -65,6 +87,9 @@ class RunSummary:
             f"read {self.items_read} items and {self.users_read} users; languages: {langs}",
             f"texts: {self.texts_in_pivot} already in pivot, {self.texts_translated} translated, "
             f"{self.texts_kept_original} kept in original language (no route)",
+            f"segments: {self.segments_translated} distinct, {self.segments_from_cache} from the translation cache"
+            + (f" (hit rate {self.cache_hit_rate:.0%})" if self.cache_hit_rate is not None else " (no cache)")
+            + (f"; {self.translations_suspicious} suspicious translation(s) flagged" if self.translations_suspicious else ""),
             *(f"  {lang}: {n} text(s) kept in the original: {why}" for lang, (n, why) in sorted(self.kept.items())),
             f"wrote {self.recommendations} recommendations",
             f"time: {timing}",
@@ -84,7 +109,7 @@ class Pipeline:
     def __init__(self, config: RunConfig) -> None:
         self.config = config
         detector: Detector = build_plugin("detector", config.detector)
-        translator: Translator | None = build_plugin("translator", config.translator) if config.translator else None
+        spec = config.translator
         self.encoder: Encoder | None = build_plugin("encoder", config.encoder) if config.encoder else None
         rankers: dict[str, Ranker] = {spec.label: build_plugin("ranker", spec) for spec in config.rankers}
 
@@ -92,10 +117,11 @@ class Pipeline:
         self.detect = DetectStage(detector)
         # No translator is the direct path: pivot text stays the original text.
         self.translate = TranslateStage(
-            translator,
-            config.translator.plugin if config.translator else UNTRANSLATED,
+            build_translator(spec) if spec else None,
             config.pivot,
-            config.translator.on_missing if config.translator else "error",
+            spec.on_missing if spec else "error",
+            fallback=build_translator(spec.fallback) if spec and spec.fallback else None,
+            cache=TranslationCache(spec.cache) if spec and spec.cache else None,
         )
         self.encode = EncodeStage(self.encoder) if self.encoder else None
         self.retrieve = RetrieveStage(rankers)
@@ -126,6 +152,12 @@ class Pipeline:
                 ]
         with self._timed("translate"):
             translations = self.translate.run(ids, cleaned, langs)
+        stats = self.translate.stats
+        self.summary.segments_translated = stats.unique_segments
+        self.summary.segments_from_cache = stats.cache_hits
+        self.summary.translations_suspicious = stats.suspicious
+        looked_up = stats.cache_hits + stats.cache_misses
+        self.summary.cache_hit_rate = stats.cache_hits / looked_up if looked_up else None
         for t in translations:
             self.summary.languages[t.src_lang] += 1
             if t.kept_original:

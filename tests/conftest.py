@@ -17,6 +17,16 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 progress.set_enabled(False)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_model_and_translation_caches(tmp_path_factory: pytest.TempPathFactory):
+    """Converted models and cached translations go to a folder of this session, not the user's."""
+    root = tmp_path_factory.mktemp("caches")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PIVOTREC_MODELS", str(root / "models"))
+        patch.setenv("PIVOTREC_CACHE", str(root / "translations.sqlite"))
+        yield root
+
+
 @pytest.fixture
 def write(tmp_path: Path):
     """Write a text file under tmp_path and return its path."""

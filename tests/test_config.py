@@ -97,3 +97,19 @@ def test_yaml_cannot_construct_python_objects(project):
     path = project("run.yaml", GOOD + "extra: !!python/object/apply:os.system ['echo pwned']\n")
     with pytest.raises(ConfigError, match=r"YAML syntax error"):
         load_config(path)
+
+
+def test_fallback_policy_needs_a_known_fallback_translator(project):
+    path = project("run.yaml", GOOD.replace("translator: {plugin: identity}", "translator: {plugin: identity, on_missing: fallback}"))
+    with pytest.raises(ConfigError, match=r"translator: .*on_missing: fallback needs a 'fallback' translator"):
+        load_config(path)
+    path = project("run.yaml", GOOD.replace("translator: {plugin: identity}", "translator: {plugin: identity, on_missing: fallback, fallback: {plugin: apertum}}"))
+    with pytest.raises(ConfigError, match=r"translator\.fallback\.plugin: unknown translator 'apertum'.*Did you mean 'apertium'"):
+        load_config(path)
+
+
+def test_translation_cache_path_resolves_and_can_be_turned_off(project, tmp_path):
+    cached = load_config(project("conf/a.yaml", GOOD.replace("data/", "../data/").replace("{plugin: identity}", "{plugin: identity, cache: c.sqlite}")))
+    assert cached.translator.cache == (tmp_path / "conf/c.sqlite").resolve()
+    uncached = load_config(project("conf/b.yaml", GOOD.replace("data/", "../data/").replace("{plugin: identity}", "{plugin: identity, cache: null}")))
+    assert uncached.translator.cache is None

@@ -6,6 +6,7 @@ import pytest
 from pipeline.errors import StageError, TranslationError
 from pipeline.records import Detection, Document, Hit, Translation, User
 from pipeline.stages import DetectStage, FuseStage, NormaliseStage, ProfileStage, RecommendStage, TranslateStage
+from pipeline.stages.translate import NamedTranslator
 from pipeline.text import normalise, tokenize
 
 
@@ -58,7 +59,7 @@ def test_declared_language_wins_over_detection():
 
 def test_pivot_text_is_never_sent_and_duplicates_translate_once():
     translator = RecordingTranslator()
-    stage = TranslateStage(translator, "tagger", "en")
+    stage = TranslateStage(NamedTranslator("tagger", translator), "en")
     out = stage.run(["1", "2", "3"], ["hello", "hola", "hola"], ["en", "es", "es"])
     assert translator.calls == [(["hola"], "es", "en")]
     assert [t.pivot for t in out] == ["hello", "<es>hola", "<es>hola"]
@@ -66,20 +67,20 @@ def test_pivot_text_is_never_sent_and_duplicates_translate_once():
 
 
 def test_missing_route_error_names_language_and_items():
-    stage = TranslateStage(RecordingTranslator(), "tagger", "en", on_missing="error")
+    stage = TranslateStage(NamedTranslator("tagger", RecordingTranslator()), "en", on_missing="error")
     with pytest.raises(TranslationError, match=r"no route sw->en for 2 text\(s\): 'a', 'c'"):
         stage.run(["a", "b", "c"], ["habari", "hola", "asante"], ["sw", "es", "sw"])
 
 
 def test_missing_route_keep_flags_original():
-    stage = TranslateStage(RecordingTranslator(), "tagger", "en", on_missing="keep")
+    stage = TranslateStage(NamedTranslator("tagger", RecordingTranslator()), "en", on_missing="keep")
     out = stage.run(["a", "b"], ["habari", "hola"], ["sw", "es"])
     assert out[0] == Translation("habari", "habari", "sw", "en", "tagger", kept_original=True, note="tagger has no route sw->en")
     assert out[1].pivot == "<es>hola" and not out[1].kept_original
 
 
 def test_translator_failure_names_stage_and_plugin():
-    stage = TranslateStage(RecordingTranslator(fail=True), "tagger", "en")
+    stage = TranslateStage(NamedTranslator("tagger", RecordingTranslator(fail=True)), "en")
     with pytest.raises(StageError, match=r"translate stage, translator 'tagger' \(es->en\): RuntimeError: engine crashed"):
         stage.run(["a"], ["hola"], ["es"])
 

@@ -9,6 +9,7 @@ import pytest
 from pipeline.config import validate
 from pipeline.errors import ConfigError, TranslationError
 from pipeline.stages import TranslateStage
+from pipeline.stages.translate import NamedTranslator
 from plugins.translators.apertium import ApertiumTranslator
 from plugins.translators.router import RouterTranslator
 
@@ -86,7 +87,7 @@ def test_router_falls_back_in_order_and_records_choice():
     router = RouterTranslator(RouterTranslator.Params(routes={"pt": [{"plugin": "apertium", "params": {"binary": "/nonexistent"}}, "identity"], "es": "identity"}))
     assert router.route_name("pt", "en") == "identity"
     assert not router.supports("de", "en")
-    stage = TranslateStage(router, "router", "en", on_missing="keep")
+    stage = TranslateStage(NamedTranslator("router", router), "en", on_missing="keep")
     out = stage.run(["a", "b"], ["olá", "hallo"], ["pt", "de"])
     assert out[0].translator == "router:identity" and not out[0].kept_original
     assert out[1].kept_original and "no route for 'de'" in (out[1].note or "")

@@ -16,6 +16,8 @@ class IdentityTranslator:
 
     Params = NoParams
     model_name = None
+    #: Nothing to save by caching a copy.
+    cacheable = False
 
     def __init__(self, params: NoParams) -> None:
         self.params = params

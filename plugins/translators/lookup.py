@@ -30,6 +30,9 @@ class LookupTranslator:
         #: A text missing from the table: ``error`` names it; ``keep`` keeps the original.
         on_missing_text: Literal["error", "keep"] = "error"
 
+    #: The table is already a cache; copying it into the translation cache saves nothing.
+    cacheable = False
+
     def __init__(self, params: Params) -> None:
         self.params = params
         self.model_name = f"lookup:{params.table.name}"

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from pipeline.records import Translation
+from pipeline.stages import TranslateStage
+from pipeline.stages.translate import NamedTranslator
+from pipeline.translation_cache import TranslationCache, namespace
+
+
+def test_cache_round_trip_normalises_keys_and_counts(tmp_path):
+    space = namespace(translator="t", model="m", pair="es->en")
+    with TranslationCache(tmp_path / "c.sqlite") as cache:
+        assert cache.get_many(space, ["hola"]) == {}
+        hostile = "'); DROP TABLE translations; --"
+        cache.put_many(space, [("hola  mundo", "hello world"), (hostile, "harmless")])
+        found = cache.get_many(space, ["hola mundo", hostile, "adiós"])
+        assert found == {"hola mundo": "hello world", hostile: "harmless"}
+        assert (cache.hits, cache.misses) == (2, 2)
+        assert cache.get_many(namespace(translator="t", model="other", pair="es->en"), ["hola mundo"]) == {}
+    db = sqlite3.connect(tmp_path / "c.sqlite")
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("SELECT count(*) FROM translations").fetchone()[0] == 2
+
+
+def test_a_batch_that_fails_leaves_earlier_batches_in_the_cache(tmp_path):
+    class FailsOnSecondBatch:
+        def __init__(self):
+            self.calls = 0
+
+        def supports(self, src, tgt):
+            return True
+
+        def translate(self, texts, src, tgt):
+            self.calls += 1
+            if self.calls == 2:
+                raise RuntimeError("engine crashed")
+            return [t.upper() for t in texts]
+
+    texts = ["a1", "b22", "c333", "d4444"]
+    with TranslationCache(tmp_path / "c.sqlite") as cache:
+        stage = TranslateStage(NamedTranslator("up", FailsOnSecondBatch()), "en", batch_size=2, cache=cache)
+        with pytest.raises(Exception, match="engine crashed"):
+            stage.run(["1", "2", "3", "4"], texts, ["es"] * 4)
+    with TranslationCache(tmp_path / "c.sqlite") as cache:
+        resumed = FailsOnSecondBatch()
+        resumed.calls = 2  # it will not fail again
+        stage = TranslateStage(NamedTranslator("up", resumed), "en", batch_size=2, cache=cache)
+        out = stage.run(["1", "2", "3", "4"], texts, ["es"] * 4)
+        assert [t.pivot for t in out] == ["A1", "B22", "C333", "D4444"]
+        assert (stage.stats.cache_hits, resumed.calls) == (2, 3), "only the unfinished batch is translated again"
+
+
+def test_suspicious_length_ratios_are_flagged_and_counted():
+    class Babbler:
+        def supports(self, src, tgt):
+            return True
+
+        def translate(self, texts, src, tgt):
+            return [t if "ok" in t else t * 5 for t in texts]
+
+    stage = TranslateStage(NamedTranslator("babbler", Babbler()), "en")
+    out = stage.run(["1", "2", "3"], ["this is ok, fine text", "this will loop forever", "short"], ["es"] * 3)
+    assert [t.suspicious for t in out] == [False, True, False]
+    assert "length ratio 5.00" in (out[1].note or "")
+    assert stage.stats.suspicious == 1
+    assert isinstance(out[0], Translation)
