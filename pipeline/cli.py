@@ -100,6 +100,14 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_models_convert(args: argparse.Namespace) -> int:
+    from pipeline.model_store import ct2_model
+
+    folder = ct2_model(args.model, args.revision, quantization=args.quantization)
+    console.print(f"{args.model} ({args.quantization}) is ready for CTranslate2 in {folder}", highlight=False, soft_wrap=True)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pivotrec", description="Cross-language recommendation and retrieval through a pivot language.")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
@@ -134,6 +142,14 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("source", help="folder of the original files, e.g. ../shared/data/xquad_r")
     prepare.add_argument("out", help="output folder")
     prepare.set_defaults(handler=cmd_prepare)
+
+    models = sub.add_parser("models", help="prepare translation models ahead of a run")
+    models_sub = models.add_subparsers(dest="action", required=True)
+    convert = models_sub.add_parser("convert", help="convert a transformers model (Hugging Face id or folder) for CTranslate2")
+    convert.add_argument("model", help="Hugging Face id (e.g. Helsinki-NLP/opus-mt-de-en) or local folder")
+    convert.add_argument("--revision", help="Hub branch, tag or commit")
+    convert.add_argument("--quantization", default="int8", choices=["int8", "int8_float16", "int8_bfloat16", "int16", "float16", "bfloat16", "float32"])
+    convert.set_defaults(handler=cmd_models_convert)
     return parser
 
 
