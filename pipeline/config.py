@@ -57,6 +57,9 @@ class TranslatorSpec(PluginSpec):
     #: hands it to ``fallback`` (an error if that has no route either).
     on_missing: Literal["error", "keep", "fallback"] = "error"
     fallback: PluginSpec | None = None
+    #: A translator that raises: ``record`` fails only that batch (texts kept
+    #: in the original, flagged and counted) and goes on; ``stop`` ends the run.
+    on_error: Literal["record", "stop"] = "record"
     #: SQLite translation cache shared by runs; null turns caching off.
     cache: Path | None = Field(default_factory=default_translation_cache)
 

@@ -96,6 +96,8 @@ class Translation:
     note: str | None = None
     #: The output/input length ratio looks degenerate (see ``note``).
     suspicious: bool = False
+    #: The translator raised on this text's batch; the pivot is the original (see ``note``).
+    failed: bool = False
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,9 @@ class RunSummary:
     #: Translations flagged for a degenerate output/input length ratio.
     translations_suspicious: int = 0
     texts_kept_original: int = 0
+    #: Texts whose translation batch raised; they keep their original text.
+    texts_failed: int = 0
+    failed_batches: list[tuple[str, int, str]] = field(default_factory=list)
     languages: Counter[str] = field(default_factory=Counter)
     #: Language -> (texts kept in the original, why no translator served it).
     kept: dict[str, tuple[int, str]] = field(default_factory=dict)
@@ -86,7 +89,8 @@ class RunSummary:
         return [
             f"read {self.items_read} items and {self.users_read} users; languages: {langs}",
             f"texts: {self.texts_in_pivot} already in pivot, {self.texts_translated} translated, "
-            f"{self.texts_kept_original} kept in original language (no route)",
+            f"{self.texts_kept_original} kept in original language (no route), {self.texts_failed} failed to translate",
+            *(f"  failed batch {lang}: {n} segment(s): {error}" for lang, n, error in self.failed_batches),
             f"segments: {self.segments_translated} distinct, {self.segments_from_cache} from the translation cache"
             + (f" (hit rate {self.cache_hit_rate:.0%})" if self.cache_hit_rate is not None else " (no cache)")
             + (f"; {self.translations_suspicious} suspicious translation(s) flagged" if self.translations_suspicious else ""),
@@ -122,6 +126,7 @@ class Pipeline:
             spec.on_missing if spec else "error",
             fallback=build_translator(spec.fallback) if spec and spec.fallback else None,
             cache=TranslationCache(spec.cache) if spec and spec.cache else None,
+            on_error=spec.on_error if spec else "stop",
         )
         self.encode = EncodeStage(self.encoder) if self.encoder else None
         self.retrieve = RetrieveStage(rankers)
@@ -158,9 +163,12 @@ class Pipeline:
         self.summary.translations_suspicious = stats.suspicious
         looked_up = stats.cache_hits + stats.cache_misses
         self.summary.cache_hit_rate = stats.cache_hits / looked_up if looked_up else None
+        self.summary.failed_batches = list(stats.failed_batches)
         for t in translations:
             self.summary.languages[t.src_lang] += 1
-            if t.kept_original:
+            if t.failed:
+                self.summary.texts_failed += 1
+            elif t.kept_original:
                 self.summary.texts_kept_original += 1
                 count, _ = self.summary.kept.get(t.src_lang, (0, ""))
                 self.summary.kept[t.src_lang] = (count + 1, t.note or "no route")

@@ -80,7 +80,7 @@ def test_missing_route_keep_flags_original():
 
 
 def test_translator_failure_names_stage_and_plugin():
-    stage = TranslateStage(NamedTranslator("tagger", RecordingTranslator(fail=True)), "en")
+    stage = TranslateStage(NamedTranslator("tagger", RecordingTranslator(fail=True)), "en", on_error="stop")
     with pytest.raises(StageError, match=r"translate stage, translator 'tagger' \(es->en\): RuntimeError: engine crashed"):
         stage.run(["a"], ["hola"], ["es"])
 

@@ -41,7 +41,7 @@ def test_a_batch_that_fails_leaves_earlier_batches_in_the_cache(tmp_path):
 
     texts = ["a1", "b22", "c333", "d4444"]
     with TranslationCache(tmp_path / "c.sqlite") as cache:
-        stage = TranslateStage(NamedTranslator("up", FailsOnSecondBatch()), "en", batch_size=2, cache=cache)
+        stage = TranslateStage(NamedTranslator("up", FailsOnSecondBatch()), "en", batch_size=2, cache=cache, on_error="stop")
         with pytest.raises(Exception, match="engine crashed"):
             stage.run(["1", "2", "3", "4"], texts, ["es"] * 4)
     with TranslationCache(tmp_path / "c.sqlite") as cache:
@@ -67,3 +67,24 @@ def test_suspicious_length_ratios_are_flagged_and_counted():
     assert "length ratio 5.00" in (out[1].note or "")
     assert stage.stats.suspicious == 1
     assert isinstance(out[0], Translation)
+
+
+def test_a_failing_batch_is_recorded_and_the_rest_of_the_run_goes_on():
+    class FailsOnSpanishBatchTwo:
+        calls = 0
+
+        def supports(self, src, tgt):
+            return True
+
+        def translate(self, texts, src, tgt):
+            self.calls += 1
+            if self.calls == 2:
+                raise RuntimeError("CUDA out of memory")
+            return [t.upper() for t in texts]
+
+    stage = TranslateStage(NamedTranslator("up", FailsOnSpanishBatchTwo()), "en", batch_size=2)
+    out = stage.run(["1", "2", "3", "4", "5"], ["a1", "b22", "c333", "d4444", "e55555"], ["es"] * 5)
+    assert [t.pivot for t in out] == ["A1", "B22", "c333", "d4444", "E55555"]
+    assert [t.failed for t in out] == [False, False, True, True, False]
+    assert out[2].note == "translation failed: RuntimeError: CUDA out of memory" and out[2].kept_original
+    assert stage.stats.failed_batches == [("es", 2, "RuntimeError: CUDA out of memory")]

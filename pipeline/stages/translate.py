@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from pipeline.errors import StageError, TranslationError
@@ -13,6 +13,9 @@ from pipeline.segment import Piece, join_translations, split_sentences
 from pipeline.translation_cache import TranslationCache
 
 MissingRoutePolicy = Literal["error", "keep", "fallback"]
+#: What a translator that raises does to the run: ``stop`` it, or ``record``
+#: the failed batch (its texts keep their original, flagged) and go on.
+ErrorPolicy = Literal["stop", "record"]
 
 #: ``Translation.translator`` for text that needed no translator.
 UNTRANSLATED = "none"
@@ -46,6 +49,8 @@ class TranslateStats:
     cache_misses: int = 0
     #: Translated texts whose output/input length ratio looks degenerate.
     suspicious: int = 0
+    #: Batches whose translator raised (``on_error='record'``): (language, segments, error).
+    failed_batches: list[tuple[str, int, str]] = field(default_factory=list)
 
 
 class TranslateStage:
@@ -62,6 +67,10 @@ class TranslateStage:
     ``kept_original`` and counted); or ``fallback`` (the fallback translator
     takes it, and it is an error if that has no route either). With no
     translator at all (the direct path) every text keeps its original.
+
+    A translator that raises stops the run (``on_error='stop'``) or, by
+    default, fails only its batch: those texts keep their original text,
+    flagged ``failed`` with the error, and the batch is recorded in ``stats``.
     """
 
     def __init__(
@@ -73,6 +82,7 @@ class TranslateStage:
         fallback: NamedTranslator | None = None,
         cache: TranslationCache | None = None,
         ratio_limit: float = 3.0,
+        on_error: ErrorPolicy = "record",
     ) -> None:
         if on_missing == "fallback" and fallback is None:
             raise ValueError("on_missing='fallback' needs a fallback translator")
@@ -83,6 +93,7 @@ class TranslateStage:
         self.fallback = fallback
         self.cache = cache
         self.ratio_limit = ratio_limit
+        self.on_error = on_error
         self.stats = TranslateStats()
 
     def run(self, ids: Sequence[str], texts: Sequence[str], langs: Sequence[str]) -> list[Translation]:
@@ -104,8 +115,7 @@ class TranslateStage:
                 continue
             name, model = self._provenance(chosen, lang)
             for i, translation in zip(positions, self._translate([texts[i] for i in positions], lang, chosen), strict=True):
-                results[i] = Translation(texts[i], translation.pivot, lang, self.pivot, name, model=model, split=translation.split,
-                                         cached=translation.cached, note=translation.note, suspicious=translation.suspicious)
+                results[i] = replace(translation, translator=name, model=model)
         assert all(r is not None for r in results), "every text gets a translation"
         return results  # type: ignore[return-value]
 
@@ -147,10 +157,14 @@ class TranslateStage:
         by_sentence = getattr(named.translator, "translates_sentences", False)
         layouts: list[list[Piece]] = [split_sentences(t, lang) if by_sentence else [Piece(t, "")] for t in texts]
         segments = [p.text for pieces in layouts for p in pieces if p.text.strip()]
-        translated, from_cache = self._translate_segments(segments, lang, named)
+        translated, from_cache, failed = self._translate_segments(segments, lang, named)
         out = []
         for text, pieces in zip(texts, layouts, strict=True):
             sentences = [p.text for p in pieces if p.text.strip()]
+            errors = [failed[s] for s in sentences if s in failed]
+            if errors:
+                out.append(Translation(text, text, lang, self.pivot, named.name, kept_original=True, failed=True, note=f"translation failed: {errors[0]}"))
+                continue
             outputs = [translated[p.text] if p.text.strip() else p.text for p in pieces]
             pivot = join_translations(pieces, outputs) if by_sentence else outputs[0]
             ratio_note = self._ratio_note(text, pivot, lang)
@@ -174,13 +188,17 @@ class TranslateStage:
             return f"suspicious translation: output/input length ratio {len(pivot) / len(source):.2f} (expected about {expected:g})"
         return None
 
-    def _translate_segments(self, segments: list[str], lang: str, named: NamedTranslator) -> tuple[dict[str, str], set[str]]:
+    def _translate_segments(
+        self, segments: list[str], lang: str, named: NamedTranslator
+    ) -> tuple[dict[str, str], set[str], dict[str, str]]:
+        """(translations, segments served from the cache, failed segment -> error)."""
         unique = list(dict.fromkeys(segments))
         self.stats.segments += len(segments)
         self.stats.unique_segments += len(unique)
         space = f"{named.name}|{named.settings}|{lang}->{self.pivot}"
         use_cache = self.cache is not None and getattr(named.translator, "cacheable", True)
         translated: dict[str, str] = {}
+        failed: dict[str, str] = {}
         if use_cache:
             assert self.cache is not None
             translated = self.cache.get_many(space, unique)
@@ -197,11 +215,16 @@ class TranslateStage:
             try:
                 outputs = named.translator.translate(batch, lang, self.pivot)
             except Exception as exc:
-                raise StageError(f"translate stage, translator {named.name!r} ({lang}->{self.pivot}): {type(exc).__name__}: {exc}") from exc
+                error = f"{type(exc).__name__}: {exc}"
+                if self.on_error == "stop":
+                    raise StageError(f"translate stage, translator {named.name!r} ({lang}->{self.pivot}): {error}") from exc
+                self.stats.failed_batches.append((lang, len(batch), error))
+                failed.update((segment, error) for segment in batch)
+                continue
             if len(outputs) != len(batch):
                 raise StageError(f"translate stage, translator {named.name!r} returned {len(outputs)} texts for {len(batch)}")
             if use_cache:
                 assert self.cache is not None
                 self.cache.put_many(space, zip(batch, outputs, strict=True))
             translated.update(zip(batch, outputs, strict=True))
-        return translated, from_cache
+        return translated, from_cache, failed
