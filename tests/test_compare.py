@@ -102,3 +102,21 @@ def test_paired_randomisation_detects_a_real_difference():
     assert paired_randomisation_p(better, worse, rounds=2000) < 0.01
     noisy = {f"q{i}": 0.5 + (0.1 if i % 2 else -0.1) for i in range(40)}
     assert paired_randomisation_p(noisy, {f"q{i}": 0.5 for i in range(40)}, rounds=2000) > 0.5
+
+
+def test_html_report_renders_with_visible_plots_in_headless_chromium(dataset_dir, arms, tmp_path):
+    from pipeline.evaluation.screenshot import find_browser, screenshot
+
+    if find_browser() is None:
+        pytest.skip("no chromium here (apt-get install chromium)")
+    import numpy as np
+    from matplotlib.image import imread
+
+    dataset, results = compare(arms, dataset_dir, ["ndcg@3", "recall@5"], quiet=True, isolate=False)
+    paths = write_report(tmp_path / "report", build(dataset, results, ["ndcg@3", "recall@5"]))
+    pixels = imread(screenshot(paths["html"], tmp_path / "report.png", width=1000, height=3000))[..., :3]
+    assert pixels.shape[:2] == (3000, 1000)
+    # Plots are coloured bars and lines; text and tables are grey on white.
+    saturation = pixels.max(axis=2) - pixels.min(axis=2)
+    assert (saturation > 0.3).mean() > 0.01, "no coloured plot pixels in the rendered page"
+    assert len(np.unique((pixels * 8).astype(int).reshape(-1, 3), axis=0)) > 20
