@@ -42,6 +42,8 @@ class SentenceTransformersEncoder:
         #: Prefixes some models expect, e.g. "query: " / "passage: " for E5.
         query_prefix: str = ""
         passage_prefix: str = ""
+        #: Truncate inputs to this many tokens (all-MiniLM-L6-v2 was trained on 128); None keeps the model's.
+        max_seq_length: int | None = Field(None, ge=8)
 
     def __init__(self, params: Params) -> None:
         self.params = params
@@ -58,7 +60,7 @@ class SentenceTransformersEncoder:
         source = self.params.model or bundled_minilm_path()
         device = None if self.params.device == "auto" else self.params.device
         try:
-            return SentenceTransformer(source, device=device)
+            model = SentenceTransformer(source, device=device)
         except OSError as exc:
             local = Path(source).expanduser()
             hint = (
@@ -68,6 +70,9 @@ class SentenceTransformersEncoder:
                 "download it where the network is reachable (huggingface-cli download ID) or point encoder.params.model to a local copy"
             )
             raise OSError(f"cannot load encoder model: {hint}") from exc
+        if self.params.max_seq_length is not None:
+            model.max_seq_length = self.params.max_seq_length
+        return model.eval()  # loaded in training mode: dropout would make vectors random
 
     def encode(self, texts: Sequence[str], mode: EncodeMode) -> np.ndarray:
         prefix = self.params.query_prefix if mode == "query" else self.params.passage_prefix
