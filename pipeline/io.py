@@ -50,7 +50,18 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             else:
                 raise InputError(f"{path}: unsupported format {suffix!r}; use .jsonl, .csv, .tsv or .parquet")
     except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text (invalid byte at offset {exc.start})") from exc
+        raise InputError(f"{path}:{_first_bad_utf8(path)}: not UTF-8 text; re-save the file as UTF-8") from exc
+
+
+def _first_bad_utf8(path: Path) -> str:
+    """``line N, byte M`` of the first invalid UTF-8 sequence (the decoder's offset is per chunk)."""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return f"{number}: byte {exc.start + 1} of the line ({raw[exc.start:exc.start + 1]!r})"
+    return "?"
 
 
 def _parquet_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:

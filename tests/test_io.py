@@ -60,7 +60,7 @@ def test_missing_file(tmp_path):
 
 def test_non_utf8_file(write):
     path = write("items.jsonl", '{"id": "a", "text": "caf\xe9"}\n'.encode("latin-1"))
-    with pytest.raises(InputError, match=r"items\.jsonl: not UTF-8"):
+    with pytest.raises(InputError, match=r"items\.jsonl:1: byte 25 of the line .*not UTF-8"):
         read_items(path)
 
 
