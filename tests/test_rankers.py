@@ -126,7 +126,7 @@ def test_dense_per_language_normalisation_lets_other_languages_compete():
     langs = ["es", "es", "es", "de", "de", "de"]
     docs = [Document(f"d{i}", "t", lang, "t", None, Translation("t", "t", lang, "en", "none")) for i, lang in enumerate(langs)]
     query = np.array([[1.0, 0.0]], dtype=np.float32)
-    plain, fair = DenseRanker(DenseRanker.Params()), DenseRanker(DenseRanker.Params(per_language=True))
+    plain, fair = DenseRanker(DenseRanker.Params()), DenseRanker(DenseRanker.Params(per_language="zscore"))
     plain.index(docs, vectors)
     fair.index(docs, vectors)
     assert [h.item_id for h in plain.search([Query("q", "")], query, 3)[0]] == ["d0", "d1", "d2"]
@@ -165,4 +165,18 @@ def test_dense_ivf_scans_all_cells_like_exact_search_and_round_trips(tmp_path):
 
 def test_dense_ivf_refuses_per_language_normalisation():
     with pytest.raises(ValueError, match="per_language needs every candidate's score"):
-        DenseRanker.Params(search="ivf", per_language=True)
+        DenseRanker.Params(search="ivf", per_language="rank")
+
+
+def test_dense_per_language_rank_interleaves_each_languages_best():
+    vectors = np.array([[1.0, 0.0], [0.99, 0.14], [0.98, 0.2], [0.3, 0.95], [0.0, 1.0], [0.05, 1.0]], dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    langs = ["es", "es", "es", "de", "de", "de"]
+    docs = [Document(f"d{i}", "t", lang, "t", None, Translation("t", "t", lang, "en", "none")) for i, lang in enumerate(langs)]
+    ranker = DenseRanker(DenseRanker.Params(per_language="rank", query_batch=1))
+    ranker.index(docs, vectors)
+    hits = ranker.search([Query("q", ""), Query("q2", "")], np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32), 6)
+    # Best of each language first (the raw winner breaks the tie), then the second best of each...
+    assert [h.item_id for h in hits[0]] == ["d0", "d3", "d1", "d5", "d2", "d4"]
+    assert [h.item_id for h in hits[1]] == ["d4", "d2", "d5", "d1", "d3", "d0"]
+    assert hits[0][0].score == pytest.approx(1.0, abs=1e-8) and hits[0][2].score == pytest.approx(0.5, abs=1e-8)

@@ -24,9 +24,12 @@ class DenseRanker:
 
     ``per_language`` corrects the language bias of multilingual encoders,
     which score candidates in the query's own language higher whatever their
-    relevance: each query's scores are z-normalised within each candidate
-    language (over the whole catalogue), so every language's best candidates
-    compete on how far they stand above their own language's crowd.
+    relevance. ``zscore`` z-normalises each query's scores within each
+    candidate language (over the whole catalogue), so every language's best
+    candidates compete on how far they stand above their own language's
+    crowd. ``rank`` scores a candidate 1/r by its rank r within its own
+    language (raw similarity breaks ties), so the lists interleave languages:
+    every language's best first, then every language's second best.
 
     ``search: ivf`` trades exactness for speed on large catalogues: a FAISS
     inverted-file index (k-means cells) scores, exactly, only the items in the
@@ -36,7 +39,7 @@ class DenseRanker:
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
         query_batch: int = Field(256, ge=1)
-        per_language: bool = False
+        per_language: Literal["off", "zscore", "rank"] = "off"
         search: Literal["exact", "ivf"] = "exact"
         #: IVF cells; default about 4 * sqrt(catalogue size).
         nlist: int | None = Field(None, ge=1)
@@ -45,7 +48,7 @@ class DenseRanker:
 
         @model_validator(mode="after")
         def _exact_for_per_language(self) -> "DenseRanker.Params":
-            if self.per_language and self.search != "exact":
+            if self.per_language != "off" and self.search != "exact":
                 raise ValueError("per_language needs every candidate's score: use search: exact")
             return self
 
@@ -88,7 +91,18 @@ class DenseRanker:
         index.nprobe = min(self.params.nprobe, nlist)
         return index
 
-    def _normalise_per_language(self, scores: np.ndarray) -> np.ndarray:
+    def _rank_per_language(self, scores: np.ndarray) -> np.ndarray:
+        """1/rank within each candidate language (+ a tie-breaking trace of the raw score), per query row."""
+        out = np.empty(scores.shape, dtype=np.float64)
+        starts = np.concatenate([[0], np.cumsum(self._lang_sizes)[:-1]]).astype(np.int64)
+        for row, values in enumerate(scores):
+            # Grouped by language, best first within each group.
+            order = np.lexsort((-values, self._lang_codes))
+            ranks = np.arange(1, len(order) + 1) - starts[self._lang_codes[order]]
+            out[row, order] = 1.0 / ranks + 1e-9 * values[order]
+        return out
+
+    def _zscore_per_language(self, scores: np.ndarray) -> np.ndarray:
         """z-scores within each candidate language, for a block of queries (rows)."""
         out = np.empty_like(scores)
         for row, values in enumerate(scores):
@@ -111,8 +125,10 @@ class DenseRanker:
         results = []
         for start in range(0, len(queries), self.params.query_batch):
             block = vectors[start : start + self.params.query_batch].astype(np.float32) @ self._matrix.T
-            if self.params.per_language:
-                block = self._normalise_per_language(block)
+            if self.params.per_language == "zscore":
+                block = self._zscore_per_language(block)
+            elif self.params.per_language == "rank":
+                block = self._rank_per_language(block)
             for scores in block:
                 results.append([Hit(self._ids[i], float(scores[i]), KIND) for i in top_k_indices(scores, k)])
         return results
