@@ -177,6 +177,10 @@ def parse_yaml(text: str, source: str) -> Any:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
         raise ConfigError(source, [f"YAML syntax error at {where}: {exc.problem or exc}"]) from exc
+    except yaml.reader.ReaderError as exc:
+        raise ConfigError(source, [f"character {exc.character!r} at position {exc.position} is not allowed in YAML"]) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(source, [f"YAML error: {exc}"]) from exc
 
 
 def validate(data: Any, source: str = "<memory>", base_dir: Path | None = None) -> RunConfig:

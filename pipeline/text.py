@@ -8,7 +8,10 @@ import unicodedata
 from functools import lru_cache
 from html.parser import HTMLParser
 
-_SPACE = re.compile(r"\s+")
+# Runs of spaces and tabs become one space; line breaks survive (a blank line
+# is a paragraph break, which sentence-level translation keeps).
+_SPACE = re.compile(r"[^\S\n]+")
+_LINE_BREAKS = re.compile(r" *\n[\s]*")
 _TAG_HINT = re.compile(r"<[A-Za-z/!][^>]*>")
 # Tags whose content is never readable text.
 _SKIPPED_TAGS = {"script", "style", "template", "noscript"}
@@ -57,13 +60,18 @@ def _moses(lang: str):  # type: ignore[no-untyped-def]
 
 
 def normalise(text: str, lang: str | None = None, *, html_markup: bool = True, moses_punctuation: bool = True) -> str:
-    """NFC, optional HTML stripping, Moses punctuation (when ``lang`` is known), collapsed whitespace."""
+    """NFC, optional HTML stripping, Moses punctuation (when ``lang`` is known), collapsed whitespace.
+
+    Paragraph breaks (blank lines) stay as ``"\n\n"`` and line breaks as ``"\n"``.
+    """
     text = unicodedata.normalize("NFC", text)
     if html_markup:
         text = strip_html(text)
     if moses_punctuation and lang:
         text = _moses(lang).normalize(text)
-    return _SPACE.sub(" ", text).strip()
+    text = _SPACE.sub(" ", text)
+    text = _LINE_BREAKS.sub(lambda m: "\n\n" if m.group().count("\n") > 1 else "\n", text)
+    return text.strip()
 
 
 # Han, Hiragana, Katakana, Hangul and Thai have no spaces between words; each
