@@ -23,7 +23,7 @@ from dataclasses import dataclass
 #: Abbreviations (lower case, without the final dot) that do not end a sentence.
 ABBREVIATIONS: dict[str, frozenset[str]] = {
     "en": frozenset("mr mrs ms dr prof st vs etc e.g i.e no jan feb mar apr jun jul aug sep sept oct nov dec inc ltd co jr sr fig approx".split()),
-    "es": frozenset("sr sra srta dr dra ud uds etc p.ej núm pág art av".split()),
+    "es": frozenset("sr sra srta dr dra ud uds etc p.ej núm pág art av ee uu".split()),
     "pt": frozenset("sr sra dr dra etc p.ex nº pág art av".split()),
     "fr": frozenset("m mme mlle dr etc p.ex cf av bd".split()),
     "de": frozenset("dr prof nr str z.b u.a usw bzw ca vgl evtl s".split()),

@@ -1,0 +1,210 @@
+"""Retrieval speed: the default BM25 vs rank-bm25 and bm25s, and dense top-k.
+
+BM25 runs on two catalogues: the pooled XQuAD-R sentences of all 11 languages
+(../shared/data/xquad_r, questions as queries) and a synthetic catalogue of
+200k items (Zipf-distributed vocabulary of 50k words). Each engine builds its
+index and answers the same queries (top 10) in its own process, so the peak
+memory printed is that engine's alone. rank-bm25 scores a query in Python over
+every document, so it answers a sample of the queries and its queries/s is
+measured on that sample.
+
+Dense top-10 runs on 200k items x 384 dimensions: exact float32 search (the
+`dense` ranker, `search: exact`) against FAISS IVF (`search: ivf`), with
+recall@10 of IVF measured against the exact results. The vectors are
+synthetic but clustered (items scattered around 2,000 topic centres, queries
+near items), as sentence embeddings are; uniform random vectors have no
+neighbourhood structure for any index to exploit.
+
+    python benchmarks/retrieval.py [--items 200000] [--queries 2000]
+
+Last line: RESULT bm25_vs_rank_bm25=<x> bm25_vs_bm25s=<x> dense_qps=<x> dense_recall10=<x>
+(queries/s ratios and dense figures on the synthetic catalogue).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import resource
+import time
+from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.records import Document, Query, Translation
+from pipeline.text import tokenize
+
+XQUAD = Path(__file__).resolve().parents[2] / "shared" / "data" / "xquad_r"
+K = 10
+#: Queries rank-bm25 answers (it takes ~0.1-1 s each on 200k items).
+RANK_BM25_SAMPLE = 50
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def xquad_corpus(_: int, n_queries: int) -> tuple[list[str], list[str]]:
+    sentences, questions = [], []
+    for path in sorted(XQUAD.glob("*.json")):
+        for article in json.loads(path.read_text(encoding="utf-8"))["data"]:
+            for paragraph in article["paragraphs"]:
+                sentences.extend(paragraph["sentences"])
+                questions.extend(qa["question"] for qa in paragraph["qas"])
+    rng = np.random.default_rng(0)
+    picked = rng.choice(len(questions), size=min(n_queries, len(questions)), replace=False)
+    return sentences, [questions[i] for i in picked]
+
+
+def synthetic_corpus(n_items: int, n_queries: int) -> tuple[list[str], list[str]]:
+    rng = np.random.default_rng(0)
+    vocabulary = np.array([f"w{i}" for i in range(50_000)])
+    ranks = np.arange(1, len(vocabulary) + 1)
+    probabilities = 1.0 / ranks**1.07
+    probabilities /= probabilities.sum()
+    lengths = rng.integers(10, 60, size=n_items)
+    words = vocabulary[rng.choice(len(vocabulary), size=int(lengths.sum()), p=probabilities)]
+    bounds = np.concatenate([[0], np.cumsum(lengths)])
+    items = [" ".join(words[bounds[i] : bounds[i + 1]]) for i in range(n_items)]
+    # Queries: 3-6 words, skipping the 100 commonest (stop-word-like) ones.
+    query_words = rng.choice(np.arange(100, len(vocabulary)), size=(n_queries, 6), p=probabilities[100:] / probabilities[100:].sum())
+    query_lengths = rng.integers(3, 7, size=n_queries)
+    queries = [" ".join(vocabulary[row[:n]]) for row, n in zip(query_words, query_lengths)]
+    return items, queries
+
+
+CORPORA: dict[str, Callable[[int, int], tuple[list[str], list[str]]]] = {"xquad-r": xquad_corpus, "synthetic": synthetic_corpus}
+
+
+def document(i: int, text: str) -> Document:
+    return Document(f"d{i}", text, "en", text, None, Translation(text, text, "en", "en", "none"))
+
+
+def run_sparse(items: list[str], queries: list[str]) -> tuple[float, float, int]:
+    from plugins.rankers.bm25_fast import SparseBM25Ranker
+
+    docs = [document(i, t) for i, t in enumerate(items)]
+    ranker = SparseBM25Ranker(SparseBM25Ranker.Params())
+    start = time.perf_counter()
+    ranker.index(docs)
+    built = time.perf_counter()
+    ranker.search([Query(f"q{i}", q) for i, q in enumerate(queries)], None, K)
+    return built - start, time.perf_counter() - built, len(queries)
+
+
+def run_bm25s(items: list[str], queries: list[str]) -> tuple[float, float, int]:
+    import bm25s
+
+    # Same tokens as ours, so the comparison is about indexing and scoring.
+    item_tokens = [tokenize(t) for t in items]
+    query_tokens = [tokenize(q) or ["<empty>"] for q in queries]
+    retriever = bm25s.BM25()
+    start = time.perf_counter()
+    retriever.index(item_tokens, show_progress=False)
+    built = time.perf_counter()
+    retriever.retrieve(query_tokens, k=K, show_progress=False)
+    return built - start, time.perf_counter() - built, len(queries)
+
+
+def run_rank_bm25(items: list[str], queries: list[str]) -> tuple[float, float, int]:
+    from rank_bm25 import BM25Okapi
+
+    item_tokens = [tokenize(t) for t in items]
+    sample = queries[:RANK_BM25_SAMPLE]
+    start = time.perf_counter()
+    bm25 = BM25Okapi(item_tokens)
+    built = time.perf_counter()
+    for query in sample:
+        np.argpartition(-bm25.get_scores(tokenize(query)), K)[:K]
+    return built - start, time.perf_counter() - built, len(sample)
+
+
+BM25_ENGINES = {"pivotrec bm25-fast": run_sparse, "bm25s": run_bm25s, "rank-bm25": run_rank_bm25}
+
+
+def bm25_job(engine: str, corpus: str, n_items: int, n_queries: int) -> dict[str, Any]:
+    items, queries = CORPORA[corpus](n_items, n_queries)
+    build_s, query_s, answered = BM25_ENGINES[engine](items, queries)
+    return {"items": len(items), "build_s": build_s, "qps": answered / query_s, "peak_mib": peak_rss_mib()}
+
+
+def clustered_vectors(n_items: int, n_queries: int, dim: int = 384) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    # float32 throughout: a float64 draw would dominate the peak memory printed.
+    centres = rng.standard_normal(size=(2000, dim), dtype=np.float32)
+    items = centres[rng.integers(0, len(centres), size=n_items)] + 0.6 * rng.standard_normal(size=(n_items, dim), dtype=np.float32)
+    items /= np.linalg.norm(items, axis=1, keepdims=True)
+    # A query sits near one item: noise of norm ~0.5 around a unit vector.
+    queries = items[rng.integers(0, n_items, size=n_queries)] + (0.5 / np.sqrt(dim)) * rng.standard_normal(size=(n_queries, dim), dtype=np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    return items, queries.astype(np.float32)
+
+
+def dense_job(search: str, n_items: int, n_queries: int, nprobe: int) -> dict[str, Any]:
+    from plugins.rankers.dense import DenseRanker
+
+    items, query_vectors = clustered_vectors(n_items, n_queries)
+    docs = [document(i, "") for i in range(n_items)]
+    queries = [Query(f"q{i}", "") for i in range(n_queries)]
+    ranker = DenseRanker(DenseRanker.Params(search=search, nprobe=nprobe))
+    start = time.perf_counter()
+    ranker.index(docs, items)
+    built = time.perf_counter()
+    hits = ranker.search(queries, query_vectors, K)
+    query_s = time.perf_counter() - built
+    return {
+        "build_s": built - start,
+        "qps": n_queries / query_s,
+        "peak_mib": peak_rss_mib(),
+        "top": [[h.item_id for h in row] for row in hits],
+    }
+
+
+def in_child(function: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+    # A fresh process per engine: its peak RSS is its own, not the previous engine's.
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(function, *args).result()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=200_000, help="synthetic catalogue size")
+    parser.add_argument("--queries", type=int, default=2000)
+    parser.add_argument("--nprobe", type=int, default=32, help="IVF cells scanned per query")
+    args = parser.parse_args()
+
+    ratios: dict[str, dict[str, float]] = {}
+    print(f"BM25, top-{K}; rank-bm25 answers the first {RANK_BM25_SAMPLE} queries")
+    print(f"{'catalogue':<10} {'engine':<20} {'items':>8} {'build s':>8} {'queries/s':>10} {'peak MiB':>9}")
+    for corpus in CORPORA:
+        if corpus == "xquad-r" and not XQUAD.is_dir():
+            print(f"{corpus:<10} skipped: {XQUAD} not found")
+            continue
+        results = {engine: in_child(bm25_job, engine, corpus, args.items, args.queries) for engine in BM25_ENGINES}
+        for engine, r in results.items():
+            print(f"{corpus:<10} {engine:<20} {r['items']:>8} {r['build_s']:>8.2f} {r['qps']:>10.1f} {r['peak_mib']:>9.0f}")
+        ours = results["pivotrec bm25-fast"]["qps"]
+        ratios[corpus] = {"rank_bm25": ours / results["rank-bm25"]["qps"], "bm25s": ours / results["bm25s"]["qps"]}
+        print(f"{corpus:<10} bm25-fast queries/s: {ratios[corpus]['rank_bm25']:.0f}x rank-bm25, {ratios[corpus]['bm25s']:.2f}x bm25s")
+
+    print(f"\nDense top-{K}, {args.items} items x 384 dims, {args.queries} queries in batches")
+    exact = in_child(dense_job, "exact", args.items, args.queries, args.nprobe)
+    ivf = in_child(dense_job, "ivf", args.items, args.queries, args.nprobe)
+    recall = float(np.mean([len(set(a) & set(b)) / K for a, b in zip(exact["top"], ivf["top"])]))
+    print(f"{'search':<22} {'build s':>8} {'queries/s':>10} {'recall@10':>10} {'peak MiB':>9}")
+    print(f"{'exact float32':<22} {exact['build_s']:>8.2f} {exact['qps']:>10.1f} {1.0:>10.3f} {exact['peak_mib']:>9.0f}")
+    print(f"{f'ivf nprobe={args.nprobe}':<22} {ivf['build_s']:>8.2f} {ivf['qps']:>10.1f} {recall:>10.3f} {ivf['peak_mib']:>9.0f}")
+    print(f"ivf vs exact: {ivf['qps'] / exact['qps']:.1f}x queries/s")
+    synthetic = ratios["synthetic"]
+    print(
+        f"RESULT bm25_vs_rank_bm25={synthetic['rank_bm25']:.0f} bm25_vs_bm25s={synthetic['bm25s']:.2f} "
+        f"dense_qps={ivf['qps']:.0f} dense_recall10={recall:.3f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
