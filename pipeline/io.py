@@ -7,14 +7,17 @@ line (or row) and the field, so nothing is dropped without the user knowing.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
+
+import numpy as np
 
 from pipeline.errors import InputError
-from pipeline.records import Item, Recommendation, User
+from pipeline.records import Document, Item, Problem, Recommendation, User
 
 Record = TypeVar("Record", Item, User)
 
@@ -74,25 +77,87 @@ def _parquet_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         yield number, {k: v for k, v in row.items() if v is not None}
 
 
-def _read(path: Path, kind: str, build: Callable[[dict[str, Any]], Record]) -> list[Record]:
-    records: list[Record] = []
-    first_seen: dict[str, int] = {}
+def _records(path: Path, kind: str, build: Callable[[dict[str, Any]], Record]) -> Iterator[tuple[int, Record]]:
+    """(line or row number, record) for every row; a bad row raises naming file and line."""
     for number, raw in _rows(path):
         where = f"{path}:{number}"
         if "id" not in raw or raw["id"] in ("", None):
             raise InputError(f"{where}: {kind} has no 'id'")
         raw = {**raw, "id": str(raw["id"])}
         try:
-            record = build(raw)
+            yield number, build(raw)
         except (ValueError, TypeError) as exc:
             raise InputError(f"{where}: {exc}") from exc
+
+
+def _read(path: Path, kind: str, build: Callable[[dict[str, Any]], Record]) -> list[Record]:
+    records: list[Record] = []
+    first_seen: dict[str, int] = {}
+    for number, record in _records(path, kind, build):
         if record.id in first_seen:
-            raise InputError(f"{where}: duplicate {kind} id {record.id!r} (first at line {first_seen[record.id]})")
+            raise InputError(f"{path}:{number}: duplicate {kind} id {record.id!r} (first at line {first_seen[record.id]})")
         first_seen[record.id] = number
         records.append(record)
     if not records:
         raise InputError(f"{path}: no {kind}s found")
     return records
+
+
+def _id_hash(item_id: str) -> int:
+    return int.from_bytes(hashlib.blake2b(item_id.encode("utf-8"), digest_size=8).digest(), "little", signed=True)
+
+
+def iter_item_chunks(path: str | Path, chunk_size: int) -> Iterator[list[Item]]:
+    """The catalogue in chunks of ``chunk_size`` items, for catalogues larger than memory.
+
+    Duplicate ids are still refused, as ``read_items`` does, but checked by
+    8-byte id hashes (8 MB per million items rather than every id string);
+    a hash collision is confirmed on the ids themselves before it is reported.
+    """
+    path = Path(path)
+    seen = np.empty(0, dtype=np.int64)  # sorted hashes of the ids before this chunk
+    chunk: list[Item] = []
+    numbers: list[int] = []
+    for number, item in _records(path, "item", _build_item):
+        chunk.append(item)
+        numbers.append(number)
+        if len(chunk) == chunk_size:
+            seen = _check_new_ids(path, chunk, numbers, seen)
+            yield chunk
+            chunk, numbers = [], []
+    if chunk:
+        seen = _check_new_ids(path, chunk, numbers, seen)
+        yield chunk
+    if not len(seen):
+        raise InputError(f"{path}: no items found")
+
+
+def _check_new_ids(path: Path, chunk: list[Item], numbers: list[int], seen: np.ndarray) -> np.ndarray:
+    hashes = np.fromiter((_id_hash(i.id) for i in chunk), dtype=np.int64, count=len(chunk))
+    repeated = np.isin(hashes, seen) | _repeats_within(hashes)
+    if repeated.any():
+        suspects = {chunk[row].id for row in np.flatnonzero(repeated)}
+        first = _first_lines(path, suspects)
+        for item, number in zip(chunk, numbers, strict=True):
+            if item.id in suspects and first.get(item.id, number) != number:
+                raise InputError(f"{path}:{number}: duplicate item id {item.id!r} (first at line {first[item.id]})")
+    return np.union1d(seen, hashes)
+
+
+def _repeats_within(hashes: np.ndarray) -> np.ndarray:
+    _, first_index = np.unique(hashes, return_index=True)
+    repeated = np.ones(len(hashes), dtype=bool)
+    repeated[first_index] = False
+    return repeated
+
+
+def _first_lines(path: Path, ids: set[str]) -> dict[str, int]:
+    """Line of the first occurrence of each id (a second pass, only when a duplicate is suspected)."""
+    first: dict[str, int] = {}
+    for number, item in _records(path, "item", _build_item):
+        if item.id in ids:
+            first.setdefault(item.id, number)
+    return first
 
 
 def _build_item(raw: dict[str, Any]) -> Item:
@@ -137,15 +202,33 @@ def check_histories(users: Sequence[User], items: Sequence[Item], source: str) -
             raise InputError(f"{source}: user {user.id!r} has history item(s) not in the catalogue: {missing}")
 
 
-def write_jsonl(path: str | Path, recommendations: Iterable[Recommendation]) -> int:
-    """Write one JSON object per recommendation; returns the count written."""
+def _row(record: Recommendation | Document | Problem) -> dict[str, Any]:
+    if isinstance(record, Document):
+        t = record.translation
+        return {
+            "id": record.id, "lang": record.lang, "original": record.original, "pivot": record.pivot,
+            "detection_confidence": record.detection.confidence if record.detection else None,
+            "translator": t.translator, "model": t.model, "from_cache": t.cached, "kept_original": t.kept_original,
+            "failed": t.failed, "suspicious": t.suspicious, "note": t.note,
+        }
+    row = asdict(record)
+    if isinstance(record, Recommendation):
+        row["explanations"] = list(record.explanations)
+    return row
+
+
+def write_rows(handle: TextIO, records: Iterable[Recommendation | Document | Problem]) -> int:
+    """Append one JSON object per record to an open file; returns the count written."""
+    count = 0
+    for record in records:
+        handle.write(json.dumps(_row(record), ensure_ascii=False) + "\n")
+        count += 1
+    return count
+
+
+def write_jsonl(path: str | Path, records: Iterable[Recommendation | Document | Problem]) -> int:
+    """Write recommendations, documents or problems as JSONL; returns the count written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    count = 0
     with path.open("w", encoding="utf-8") as handle:
-        for rec in recommendations:
-            row = asdict(rec)
-            row["explanations"] = list(rec.explanations)
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-            count += 1
-    return count
+        return write_rows(handle, records)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 __all__ = ["Item", "User", "Detection", "Translation", "Hit", "Document", "Query", "Recommendation"]
 
@@ -149,3 +149,13 @@ class Recommendation:
     pivot: str
     ranker_scores: Mapping[str, float]
     explanations: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Problem:
+    """An item or user the run could not serve as asked, and why (written to the errors file)."""
+
+    kind: Literal["item", "user"]
+    id: str
+    stage: str
+    reason: str

