@@ -99,8 +99,8 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         config = config.model_copy(update={"documents": Path(args.documents).resolve()})
     summary = Pipeline(config).prepare_files()
     for line in summary.lines():
-        console.print(line, highlight=False)
-    console.print(f"documents written to {config.documents}", highlight=False)
+        console.print(line, highlight=False, soft_wrap=True)
+    console.print(f"documents written to {config.documents}", highlight=False, soft_wrap=True)
     return 0
 
 

@@ -138,3 +138,16 @@ def test_streaming_refuses_duplicate_ids_across_chunks_naming_both_lines(write, 
     streamed = pipeline(write, items, CONFIG.replace("chunk_size: 2", f"chunk_size: {chunk_size}"))
     with pytest.raises(InputError, match=r"items\.jsonl:6: duplicate item id 'es1' \(first at line 3\)"):
         streamed.prepare_files()
+
+
+def test_prepare_command_streams_the_catalogue_and_prints_the_counts(write, tmp_path, capsys):
+    from pipeline.cli import main
+
+    write("items.jsonl", "".join(json.dumps(i, ensure_ascii=False) + "\n" for i in ITEMS))
+    config = write("prepare.yaml", "input: {items: items.jsonl}\ndocuments: docs.jsonl\nchunk_size: 2\n"
+                   "translator: {plugin: identity, cache: null}\nrankers: [{plugin: bm25-fast}]\n")
+    assert main(["--quiet", "prepare", str(config)]) == 0
+    printed = capsys.readouterr().out
+    assert "texts: 5 read = " in printed and f"documents written to {tmp_path / 'docs.jsonl'}" in printed
+    assert [d["id"] for d in jsonl(tmp_path / "docs.jsonl")] == [i["id"] for i in ITEMS]
+    assert (tmp_path / "docs.errors.jsonl").read_text() == ""
