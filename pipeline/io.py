@@ -115,33 +115,58 @@ def iter_item_chunks(path: str | Path, chunk_size: int) -> Iterator[list[Item]]:
     a hash collision is confirmed on the ids themselves before it is reported.
     """
     path = Path(path)
-    seen = np.empty(0, dtype=np.int64)  # sorted hashes of the ids before this chunk
+    seen = _SortedHashes()
     chunk: list[Item] = []
     numbers: list[int] = []
     for number, item in _records(path, "item", _build_item):
         chunk.append(item)
         numbers.append(number)
         if len(chunk) == chunk_size:
-            seen = _check_new_ids(path, chunk, numbers, seen)
+            _check_new_ids(path, chunk, numbers, seen)
             yield chunk
             chunk, numbers = [], []
     if chunk:
-        seen = _check_new_ids(path, chunk, numbers, seen)
+        _check_new_ids(path, chunk, numbers, seen)
         yield chunk
-    if not len(seen):
+    if not seen.count:
         raise InputError(f"{path}: no items found")
 
 
-def _check_new_ids(path: Path, chunk: list[Item], numbers: list[int], seen: np.ndarray) -> np.ndarray:
+class _SortedHashes:
+    """A sorted int64 array grown in place (capacity doubles), so a long stream does not
+    leave a trail of freed arrays behind: allocating a new array per chunk fragments the
+    heap, and RSS then grows far faster than the 8 bytes per item kept."""
+
+    def __init__(self) -> None:
+        self.values = np.empty(1024, dtype=np.int64)
+        self.count = 0
+
+    def contains(self, hashes: np.ndarray) -> np.ndarray:
+        known = self.values[: self.count]
+        at = np.minimum(np.searchsorted(known, hashes), max(self.count - 1, 0))
+        return (known[at] == hashes) if self.count else np.zeros(len(hashes), dtype=bool)
+
+    def add(self, hashes: np.ndarray) -> None:
+        needed = self.count + len(hashes)
+        if needed > len(self.values):
+            grown = np.empty(max(needed, 2 * len(self.values)), dtype=np.int64)
+            grown[: self.count] = self.values[: self.count]
+            self.values = grown
+        self.values[self.count : needed] = hashes
+        self.count = needed
+        self.values[: self.count].sort()  # in place
+
+
+def _check_new_ids(path: Path, chunk: list[Item], numbers: list[int], seen: _SortedHashes) -> None:
     hashes = np.fromiter((_id_hash(i.id) for i in chunk), dtype=np.int64, count=len(chunk))
-    repeated = np.isin(hashes, seen) | _repeats_within(hashes)
+    repeated = seen.contains(hashes) | _repeats_within(hashes)
     if repeated.any():
         suspects = {chunk[row].id for row in np.flatnonzero(repeated)}
         first = _first_lines(path, suspects)
         for item, number in zip(chunk, numbers, strict=True):
             if item.id in suspects and first.get(item.id, number) != number:
                 raise InputError(f"{path}:{number}: duplicate item id {item.id!r} (first at line {first[item.id]})")
-    return np.union1d(seen, hashes)
+    seen.add(hashes)
 
 
 def _repeats_within(hashes: np.ndarray) -> np.ndarray:

@@ -6,11 +6,13 @@ instantiates plugins (cheap); weights load on first use.
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import json
 import shutil
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Iterator, Literal
@@ -319,8 +321,25 @@ class Pipeline:
                     np.save(vectors_dir / f"{number:06d}.npy", vectors.astype(np.float32, copy=False), allow_pickle=False)
                 io.write_rows(documents, docs)
                 self.summary.problems += io.write_rows(errors, translation_problems(docs, "item"))
+                del docs, vectors
+                _release_freed_memory()
         self.summary.errors_file = str(errors_path)
         return self.summary
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim  # type: ignore[no-any-return]
+    except (OSError, AttributeError):  # not glibc
+        return None
+
+
+def _release_freed_memory() -> None:
+    """Hand freed heap back to the OS between chunks: glibc keeps it, and RSS creeps up chunk after chunk."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def _why_unserved(user: User, fused: Sequence[Hit]) -> str:

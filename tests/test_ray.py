@@ -43,8 +43,9 @@ rankers: [{{plugin: bm25-fast}}, {{plugin: dense}}]
 """
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def local_ray():
+    """A local Ray started by the test, and stopped before the next one."""
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
@@ -69,3 +70,50 @@ def test_ray_engine_gives_the_same_output_as_the_local_engine(write, local_ray):
         assert ours.score == pytest.approx(theirs.score, abs=1e-5)
     assert distributed.summary.texts_translated == local.summary.texts_translated == 4
     assert distributed.summary.texts_kept_original == local.summary.texts_kept_original == 1
+
+
+def test_ray_engine_joins_an_existing_cluster_by_address(write, tmp_path):
+    """A head node started apart from the run, as a cluster's would be; the config names its address."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    ray_cli = Path(sys.executable).with_name("ray")
+    # --block keeps the head in this process group, so the test stops exactly the head it started.
+    head = subprocess.Popen(
+        [str(ray_cli), "start", "--head", "--block", f"--port={port}", "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    try:
+        write("items.jsonl", "".join(json.dumps({"id": i, "text": t, "lang": lang}) + "\n" for i, t, lang in ITEMS))
+        write("users.jsonl", "".join(json.dumps(u) + "\n" for u in USERS))
+        write("table.jsonl", "".join(json.dumps({"lang": lang, "source": s, "target": t}) + "\n" for lang, s, t in TABLE))
+        config = CONFIG.format(engine="ray").replace("ray: {actors: 2", f"ray: {{address: '127.0.0.1:{port}', actors: 1")
+        write("cluster.yaml", config)
+        script = (
+            "import json, ray, sys\n"
+            "from pipeline.config import load_config\nfrom pipeline.runner import Pipeline\n"
+            "result = Pipeline(load_config(sys.argv[1])).run_files()\n"
+            "print(json.dumps({'pivots': {d.id: d.pivot for d in result.documents.values()},"
+            " 'nodes': len(ray.nodes()), 'address': ray.get_runtime_context().gcs_address}))\n"
+        )
+        deadline = time.monotonic() + 60
+        while True:  # the head takes a few seconds to listen
+            done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "cluster.yaml")], capture_output=True, text=True, env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
+            if done.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(2)
+        assert done.returncode == 0, done.stderr[-3000:]
+        out = json.loads(done.stdout.strip().splitlines()[-1])
+        assert out["address"].endswith(f":{port}"), "the run joined the head it was given, not a new local Ray"
+        assert out["pivots"]["es2"] == "Bicycle brakes: a repair guide." and out["pivots"]["de1"] == ITEMS[-1][1]
+    finally:
+        os.killpg(head.pid, signal.SIGTERM)
+        head.wait(timeout=60)

@@ -107,7 +107,8 @@ def _plots(data: dict[str, Any]) -> list[tuple[str, str]]:
         axes.set_xticks([x + width * (len(systems) - 1) / 2 for x in range(len(langs))], langs)
         axes.set_ylabel(metric)
         axes.set_title(f"{metric} by query language")
-        axes.legend(fontsize=7)
+        # Beside the bars, not over them: many arms make a tall legend.
+        axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
         plots.append((f"{metric} by query language", _plot_png(figure)))
         plt.close(figure)
     figure, axes = plt.subplots(figsize=(6, 4))
