@@ -90,8 +90,9 @@ class RayEngine:
         self.pivot = pivot
         self.stats = TranslateStats()
         if not ray.is_initialized():
-            # address None starts a local Ray; "auto" or "ray://host:port" joins a cluster.
-            ray.init(address=self.settings.address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+            # No address starts a local Ray even where `ray start` has left a cluster
+            # behind (Ray would join that); "auto" or "ray://host:port" joins a cluster.
+            ray.init(address=self.settings.address or "local", include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
 
     def _map(self, rows: list[dict[str, Any]], actor: type, constructor: dict[str, Any], gpus: float) -> list[dict[str, Any]]:
         import ray.data

@@ -46,7 +46,7 @@ rankers: [{{plugin: bm25-fast}}, {{plugin: dense}}]
 @pytest.fixture
 def local_ray():
     """A local Ray started by the test, and stopped before the next one."""
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
 
@@ -87,9 +87,11 @@ def test_ray_engine_joins_an_existing_cluster_by_address(write, tmp_path):
         port = probe.getsockname()[1]
     ray_cli = Path(sys.executable).with_name("ray")
     # --block keeps the head in this process group, so the test stops exactly the head it started.
+    # Token authentication off for this throwaway head; a real cluster sets it up for its drivers.
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
     head = subprocess.Popen(
         [str(ray_cli), "start", "--head", "--block", f"--port={port}", "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env,
     )
     try:
         write("items.jsonl", "".join(json.dumps({"id": i, "text": t, "lang": lang}) + "\n" for i, t, lang in ITEMS))
@@ -106,7 +108,7 @@ def test_ray_engine_joins_an_existing_cluster_by_address(write, tmp_path):
         )
         deadline = time.monotonic() + 60
         while True:  # the head takes a few seconds to listen
-            done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "cluster.yaml")], capture_output=True, text=True, env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
+            done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "cluster.yaml")], capture_output=True, text=True, env=env)
             if done.returncode == 0 or time.monotonic() > deadline:
                 break
             time.sleep(2)
