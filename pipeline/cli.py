@@ -44,7 +44,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     for line in result.summary.lines():
         console.print(line)
     if config.output:
-        console.print(f"recommendations written to {config.output}")
+        console.print(f"recommendations written to {config.output}", highlight=False, soft_wrap=True)
+    if config.documents_path:
+        console.print(f"item documents written to {config.documents_path}", highlight=False, soft_wrap=True)
     return 0
 
 

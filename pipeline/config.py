@@ -121,7 +121,8 @@ class RunConfig(_Strict):
     input: InputSpec | None = None
     #: Recommendations (JSONL), one row per user and rank.
     output: Path | None = None
-    #: Every item's pivot document (JSONL: original, language, pivot text, how it was translated).
+    #: Every item's pivot document (JSONL: original, language, pivot text, how it was
+    #: translated); defaults to ``<output>.documents.jsonl`` beside the output.
     documents: Path | None = None
     #: Items and users with a problem, one JSONL row each with the reason; defaults
     #: to ``<output>.errors.jsonl`` (or ``<documents>.errors.jsonl``) beside the output.
@@ -139,6 +140,13 @@ class RunConfig(_Strict):
     rankers: list[RankerSpec] = Field(min_length=1)
     fusion: FusionSpec = Field(default_factory=FusionSpec)
     recommend: RecommendSpec = Field(default_factory=RecommendSpec)
+    @property
+    def documents_path(self) -> Path | None:
+        """Where item documents are written: ``documents``, else beside the output."""
+        if self.documents is not None:
+            return self.documents
+        return self.output.with_suffix(".documents.jsonl") if self.output is not None else None
+
     @property
     def errors_path(self) -> Path | None:
         """Where problems are written: ``errors``, else beside the output or documents file."""

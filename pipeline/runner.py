@@ -282,8 +282,9 @@ class Pipeline:
         result = self.run(items, users)
         if self.config.output is not None:
             io.write_jsonl(self.config.output, result.recommendations)
-        if self.config.documents is not None:
-            io.write_jsonl(self.config.documents, result.documents.values())
+        documents_path = self.config.documents_path
+        if documents_path is not None:
+            io.write_jsonl(documents_path, result.documents.values())
         errors_path = self.config.errors_path
         if errors_path is not None:
             io.write_jsonl(errors_path, result.problems)

@@ -89,6 +89,11 @@ def test_every_item_and_user_is_in_an_output_or_the_errors_file(write, tmp_path)
     assert result.summary.users_unserved == 2 and result.summary.problems == len(problems) == 3
 
 
+def test_documents_go_beside_the_output_by_default(write, tmp_path):
+    pipeline(write, config=CONFIG.replace("documents: out/documents.jsonl\n", "")).run_files()
+    assert [d["id"] for d in jsonl(tmp_path / "out" / "recommendations.documents.jsonl")] == [i["id"] for i in ITEMS]
+
+
 def test_summary_counts_add_up_and_a_second_run_is_served_from_the_cache(write):
     first = pipeline(write).run_files().summary
     assert (first.texts_in_pivot, first.texts_translated, first.texts_from_cache, first.texts_kept_original, first.texts_failed) == (4, 1, 0, 1, 1)
