@@ -51,10 +51,14 @@ def local_ray():
     ray.shutdown()
 
 
-def run(write, engine: str):
+def write_inputs(write) -> None:
     write("items.jsonl", "".join(json.dumps({"id": i, "text": t, "lang": lang}) + "\n" for i, t, lang in ITEMS))
     write("users.jsonl", "".join(json.dumps(u) + "\n" for u in USERS))
     write("table.jsonl", "".join(json.dumps({"lang": lang, "source": s, "target": t}) + "\n" for lang, s, t in TABLE))
+
+
+def run(write, engine: str):
+    write_inputs(write)
     return Pipeline(load_config(write(f"{engine}.yaml", CONFIG.format(engine=engine)))).run_files()
 
 
@@ -94,9 +98,7 @@ def test_ray_engine_joins_an_existing_cluster_by_address(write, tmp_path):
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env,
     )
     try:
-        write("items.jsonl", "".join(json.dumps({"id": i, "text": t, "lang": lang}) + "\n" for i, t, lang in ITEMS))
-        write("users.jsonl", "".join(json.dumps(u) + "\n" for u in USERS))
-        write("table.jsonl", "".join(json.dumps({"lang": lang, "source": s, "target": t}) + "\n" for lang, s, t in TABLE))
+        write_inputs(write)
         config = CONFIG.format(engine="ray").replace("ray: {actors: 2", f"ray: {{address: '127.0.0.1:{port}', actors: 1")
         write("cluster.yaml", config)
         script = (
