@@ -314,7 +314,8 @@ class Pipeline:
             vectors_dir.mkdir(parents=True)
         with config.documents.open("w", encoding="utf-8") as documents, errors_path.open("w", encoding="utf-8") as errors:
             chunks = io.iter_item_chunks(config.input.items, config.chunk_size)
-            for number, chunk in enumerate(track(chunks, "prepare", unit="chunk")):
+            total = -(-io.count_rows(config.input.items) // config.chunk_size)
+            for number, chunk in enumerate(track(chunks, f"prepare (chunks of {config.chunk_size})", total=total, unit="chunk")):
                 self.summary.items_read += len(chunk)
                 docs = self.prepare([i.id for i in chunk], [i.text for i in chunk], [i.lang for i in chunk])
                 vectors = self._vectors(docs, "passage")

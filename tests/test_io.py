@@ -5,7 +5,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.errors import InputError
-from pipeline.io import check_histories, read_items, read_users
+from pipeline.io import check_histories, count_rows, read_items, read_users
 
 
 def test_reads_jsonl_with_declared_language_and_extra_fields(write):
@@ -75,3 +75,10 @@ def test_history_must_name_catalogue_items(write):
     users = read_users(write("users.jsonl", '{"id": "u1", "history": ["a", "zz"]}\n'))
     with pytest.raises(InputError, match=r"user 'u1' has history item\(s\) not in the catalogue: \['zz'\]"):
         check_histories(users, items, "users.jsonl")
+
+
+def test_count_rows_gives_the_progress_total_of_each_format(write, tmp_path):
+    assert count_rows(write("a.jsonl", '{"id": 1}\n{"id": 2}\n{"id": 3}\n')) == 3
+    assert count_rows(write("a.csv", "id,text\n1,a\n2,b\n")) == 2
+    pq.write_table(pa.table({"id": ["1", "2", "3", "4"], "text": ["a", "b", "c", "d"]}), tmp_path / "a.parquet")
+    assert count_rows(tmp_path / "a.parquet") == 4
