@@ -66,6 +66,10 @@ def test_compare_scores_reports_and_escapes(dataset_dir, arms, tmp_path):
     assert data["systems"][0]["by_language_pair"]["ndcg@3"]["es"].keys() == {"en", "es"}
     assert 0 <= data["systems"][0]["own_language_share_top10"]["es"] <= 1
     assert data["systems"][1]["cost"]["peak_rss_mb"] > 0
+    # The identity "translator" takes the 5 Spanish texts (3 items, 2 queries); the direct arm translates nothing.
+    identity_cost, direct_cost = data["systems"][0]["cost"], data["systems"][1]["cost"]
+    assert (identity_cost["texts_translated"], identity_cost["segments_translated"], identity_cost["segments_from_cache"]) == (5, 5, 0)
+    assert (direct_cost["texts_translated"], direct_cost["segments_translated"], direct_cost["chars_translated"]) == (0, 0, 0)
 
     paths = write_report(tmp_path / "report", data)
     page = paths["html"].read_text(encoding="utf-8")

@@ -68,11 +68,11 @@ def to_markdown(data: dict[str, Any]) -> str:
     lines += ["", f"## Language bias: share of the top {10} in the query's own language", "", "| system | " + " | ".join(langs) + " |", "|---|" + "---|" * len(langs)]
     for s in systems:
         lines.append(f"| {s['name']} | " + " | ".join(_fmt(s["own_language_share_top10"].get(lang), 2) for lang in langs) + " |")
-    lines += ["", "## Cost", "", "| system | total s | stages (s) | texts translated | chars translated | kept original | cache hit rate | peak RSS MB |", "|---|---|---|---|---|---|---|---|"]
+    lines += ["", "## Cost", "", "| system | total s | stages (s) | texts translated | texts from cache | chars translated | segments (distinct) | segments from cache | kept original | cache hit rate | peak RSS MB |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for s in systems:
         c = s["cost"]
         stages = ", ".join(f"{k} {v:.1f}" for k, v in c["seconds_by_stage"].items())
-        lines.append(f"| {s['name']} | {c['seconds_total']:.1f} | {stages} | {c['texts_translated']} | {c['chars_translated']} | {c['texts_kept_original']} | {_fmt(c['cache_hit_rate'], 2)} | {c['peak_rss_mb']:.0f} |")
+        lines.append(f"| {s['name']} | {c['seconds_total']:.1f} | {stages} | {c['texts_translated']} | {c['texts_from_cache']} | {c['chars_translated']} | {c['segments_translated']} | {c['segments_from_cache']} | {c['texts_kept_original']} | {_fmt(c['cache_hit_rate'], 2)} | {c['peak_rss_mb']:.0f} |")
     for s in systems:
         pairs = s["by_language_pair"][primary]
         item_langs = sorted({lang for row in pairs.values() for lang in row})
