@@ -60,6 +60,19 @@ def ensure_model() -> Path:
     )
 
 
+def cpu_features() -> str:
+    """The SIMD features that decide how much int8 gains over float32 on this CPU."""
+    flags = set()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    wanted = ["avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8"]
+    return ", ".join(f"{f} {'yes' if f in flags else 'no'}" for f in wanted) if flags else "unknown (no /proc/cpuinfo)"
+
+
 def timed(label: str, run) -> tuple[float, object]:
     start = time.perf_counter()
     out = run()
@@ -156,6 +169,7 @@ def main() -> None:
     print(f"{'(a) transformers float32 generate':<44} {rate(seconds_hf):>12.1f}")
     print(f"{'(b) raw ctranslate2 int8':<44} {rate(seconds_ct2):>12.1f}   (output lengths {sorted(lengths)})")
     print(f"{'(c) pivotrec stage, ctranslate2 int8':<44} {rate(seconds_stage):>12.1f}")
+    print(f"cpu: {cpu_features()}  (int8 gains most with VNNI or AMX)")
     print(f"(c)/(a) = {seconds_hf / seconds_stage:.2f}x  (target >= 5)")
     print(f"(c)/(b) = {seconds_ct2 / seconds_stage:.2f}x  (target >= 0.9)")
     print(f"cache: second run with half repeated text {seconds_cold:.1f} s -> {seconds_warm:.1f} s")
