@@ -27,7 +27,7 @@ from pipeline.config import PluginSpec, RaySpec, TranslatorSpec
 from pipeline.errors import ConfigError
 from pipeline.protocols import EncodeMode
 from pipeline.records import Translation
-from pipeline.stages.translate import TranslateStats
+from pipeline.stages.translate import TranslateStage, TranslateStats
 
 #: Counters of the actor's translate stage, returned per batch on the batch's first row.
 _STAT_FIELDS = ("segments", "unique_segments", "cache_hits", "cache_misses", "suspicious")
@@ -114,7 +114,7 @@ class RayEngine:
         if not texts:
             return []
         if self.translator is None:  # the direct path: nothing to translate, no actors to start
-            return [Translation(t, t, lang, self.pivot, "none") for t, lang in zip(texts, langs, strict=True)]
+            return TranslateStage(None, self.pivot).run(ids, texts, langs)
         rows = [{"position": n, "id": i, "text": t, "lang": lang} for n, (i, t, lang) in enumerate(zip(ids, texts, langs, strict=True))]
         results = self._map(rows, TranslateActor, {"spec_json": self.translator.model_dump_json(), "pivot": self.pivot}, _gpus(self.translator))
         for row in results:

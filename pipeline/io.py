@@ -95,12 +95,16 @@ def _read(path: Path, kind: str, build: Callable[[dict[str, Any]], Record]) -> l
     first_seen: dict[str, int] = {}
     for number, record in _records(path, kind, build):
         if record.id in first_seen:
-            raise InputError(f"{path}:{number}: duplicate {kind} id {record.id!r} (first at line {first_seen[record.id]})")
+            raise _duplicate_id(path, number, kind, record.id, first_seen[record.id])
         first_seen[record.id] = number
         records.append(record)
     if not records:
         raise InputError(f"{path}: no {kind}s found")
     return records
+
+
+def _duplicate_id(path: Path, number: int, kind: str, record_id: str, first: int) -> InputError:
+    return InputError(f"{path}:{number}: duplicate {kind} id {record_id!r} (first at line {first})")
 
 
 def _id_hash(item_id: str) -> int:
@@ -155,9 +159,11 @@ class _SortedHashes:
         self.count = 0
 
     def contains(self, hashes: np.ndarray) -> np.ndarray:
+        if not self.count:
+            return np.zeros(len(hashes), dtype=bool)
         known = self.values[: self.count]
-        at = np.minimum(np.searchsorted(known, hashes), max(self.count - 1, 0))
-        return (known[at] == hashes) if self.count else np.zeros(len(hashes), dtype=bool)
+        at = np.minimum(np.searchsorted(known, hashes), self.count - 1)
+        return known[at] == hashes
 
     def add(self, hashes: np.ndarray) -> None:
         needed = self.count + len(hashes)
@@ -178,7 +184,7 @@ def _check_new_ids(path: Path, chunk: list[Item], numbers: list[int], seen: _Sor
         first = _first_lines(path, suspects)
         for item, number in zip(chunk, numbers, strict=True):
             if item.id in suspects and first.get(item.id, number) != number:
-                raise InputError(f"{path}:{number}: duplicate item id {item.id!r} (first at line {first[item.id]})")
+                raise _duplicate_id(path, number, "item", item.id, first[item.id])
     seen.add(hashes)
 
 

@@ -320,7 +320,7 @@ class Pipeline:
                 docs = self.prepare([i.id for i in chunk], [i.text for i in chunk], [i.lang for i in chunk])
                 vectors = self._vectors(docs, "passage")
                 if vectors is not None and vectors_dir is not None:
-                    np.save(vectors_dir / f"{number:06d}.npy", vectors.astype(np.float32, copy=False), allow_pickle=False)
+                    np.save(vectors_dir / f"{number:06d}.npy", vectors, allow_pickle=False)  # float32 from the encode stage
                 io.write_rows(documents, docs)
                 self.summary.problems += io.write_rows(errors, translation_problems(docs, "item"))
                 del docs, vectors
