@@ -62,17 +62,17 @@ def test_no_code_running_deserialisation_shell_or_interpolated_sql(path: Path):
                 assert isinstance(sql, ast.Constant) or dotted(sql).isupper() or dotted(sql).startswith("_"), f"{path}:{call.lineno}: SQL not a literal"
 
 
-def test_the_guard_catches_what_it_guards_against(tmp_path):
+@pytest.mark.parametrize(
+    "code, caught",
+    [
+        ("import subprocess\nsubprocess.run('ls ' + name, shell=True)\n", "shell=True"),
+        ("import numpy as np\nnp.load(path, allow_pickle=True)\n", "allow_pickle"),
+        ("import yaml\nyaml.load(text, Loader=yaml.Loader)\n", "unsafe YAML"),
+        ("db.execute(f\"SELECT * FROM t WHERE name = {name}\")\n", "SQL built from values"),
+    ],
+)
+def test_the_guard_catches_what_it_guards_against(tmp_path, code, caught):
     bad = tmp_path / "bad.py"
-    bad.write_text("import subprocess\nsubprocess.run('ls ' + name, shell=True)\n")
-    with pytest.raises(AssertionError, match="shell=True"):
-        test_no_code_running_deserialisation_shell_or_interpolated_sql(bad)
-    bad.write_text("import numpy as np\nnp.load(path, allow_pickle=True)\n")
-    with pytest.raises(AssertionError, match="allow_pickle"):
-        test_no_code_running_deserialisation_shell_or_interpolated_sql(bad)
-    bad.write_text("import yaml\nyaml.load(text, Loader=yaml.Loader)\n")
-    with pytest.raises(AssertionError, match="unsafe YAML"):
-        test_no_code_running_deserialisation_shell_or_interpolated_sql(bad)
-    bad.write_text("db.execute(f\"SELECT * FROM t WHERE name = {name}\")\n")
-    with pytest.raises(AssertionError, match="SQL built from values"):
+    bad.write_text(code)
+    with pytest.raises(AssertionError, match=caught):
         test_no_code_running_deserialisation_shell_or_interpolated_sql(bad)

@@ -10,6 +10,24 @@ from pipeline.stages.translate import NamedTranslator
 from pipeline.translation_cache import TranslationCache, namespace
 
 
+class UpperCaseFailingOnCall:
+    """Upper-cases its batches, and raises ``error`` on call number ``failing_call``."""
+
+    def __init__(self, failing_call: int, error: str) -> None:
+        self.failing_call = failing_call
+        self.error = error
+        self.calls = 0
+
+    def supports(self, src, tgt):
+        return True
+
+    def translate(self, texts, src, tgt):
+        self.calls += 1
+        if self.calls == self.failing_call:
+            raise RuntimeError(self.error)
+        return [t.upper() for t in texts]
+
+
 def test_cache_round_trip_normalises_keys_and_counts(tmp_path):
     space = namespace(translator="t", model="m", pair="es->en")
     with TranslationCache(tmp_path / "c.sqlite") as cache:
@@ -26,26 +44,13 @@ def test_cache_round_trip_normalises_keys_and_counts(tmp_path):
 
 
 def test_a_batch_that_fails_leaves_earlier_batches_in_the_cache(tmp_path):
-    class FailsOnSecondBatch:
-        def __init__(self):
-            self.calls = 0
-
-        def supports(self, src, tgt):
-            return True
-
-        def translate(self, texts, src, tgt):
-            self.calls += 1
-            if self.calls == 2:
-                raise RuntimeError("engine crashed")
-            return [t.upper() for t in texts]
-
     texts = ["a1", "b22", "c333", "d4444"]
     with TranslationCache(tmp_path / "c.sqlite") as cache:
-        stage = TranslateStage(NamedTranslator("up", FailsOnSecondBatch()), "en", batch_size=2, cache=cache, on_error="stop")
+        stage = TranslateStage(NamedTranslator("up", UpperCaseFailingOnCall(2, "engine crashed")), "en", batch_size=2, cache=cache, on_error="stop")
         with pytest.raises(Exception, match="engine crashed"):
             stage.run(["1", "2", "3", "4"], texts, ["es"] * 4)
     with TranslationCache(tmp_path / "c.sqlite") as cache:
-        resumed = FailsOnSecondBatch()
+        resumed = UpperCaseFailingOnCall(2, "engine crashed")
         resumed.calls = 2  # it will not fail again
         stage = TranslateStage(NamedTranslator("up", resumed), "en", batch_size=2, cache=cache)
         out = stage.run(["1", "2", "3", "4"], texts, ["es"] * 4)
@@ -70,19 +75,7 @@ def test_suspicious_length_ratios_are_flagged_and_counted():
 
 
 def test_a_failing_batch_is_recorded_and_the_rest_of_the_run_goes_on():
-    class FailsOnSpanishBatchTwo:
-        calls = 0
-
-        def supports(self, src, tgt):
-            return True
-
-        def translate(self, texts, src, tgt):
-            self.calls += 1
-            if self.calls == 2:
-                raise RuntimeError("CUDA out of memory")
-            return [t.upper() for t in texts]
-
-    stage = TranslateStage(NamedTranslator("up", FailsOnSpanishBatchTwo()), "en", batch_size=2)
+    stage = TranslateStage(NamedTranslator("up", UpperCaseFailingOnCall(2, "CUDA out of memory")), "en", batch_size=2)
     out = stage.run(["1", "2", "3", "4", "5"], ["a1", "b22", "c333", "d4444", "e55555"], ["es"] * 5)
     assert [t.pivot for t in out] == ["A1", "B22", "c333", "d4444", "E55555"]
     assert [t.failed for t in out] == [False, False, True, True, False]

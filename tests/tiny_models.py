@@ -80,14 +80,7 @@ def build_marian(
     pad = vocab["<pad>"]
     config = MarianConfig(
         vocab_size=len(vocab),
-        d_model=d_model,
-        encoder_layers=layers,
-        decoder_layers=layers,
-        encoder_attention_heads=heads,
-        decoder_attention_heads=heads,
-        encoder_ffn_dim=ffn,
-        decoder_ffn_dim=ffn,
-        max_position_embeddings=512,
+        **_shape(d_model, layers, heads, ffn),
         pad_token_id=pad,
         eos_token_id=0,
         decoder_start_token_id=pad,
@@ -107,6 +100,14 @@ def build_marian(
     return folder
 
 
+def _shape(d_model: int, layers: int, heads: int, ffn: int) -> dict[str, int]:
+    """Transformer size settings shared by the Marian and M2M100 configs (same names in both)."""
+    return {
+        "d_model": d_model, "encoder_layers": layers, "decoder_layers": layers, "encoder_attention_heads": heads,
+        "decoder_attention_heads": heads, "encoder_ffn_dim": ffn, "decoder_ffn_dim": ffn, "max_position_embeddings": 512,
+    }
+
+
 def build_nllb(
     folder: Path, seed: int = 0, d_model: int = 32, layers: int = 2, heads: int = 4, ffn: int = 64, init_std: float = 0.3
 ) -> Path:
@@ -122,14 +123,7 @@ def build_nllb(
     tokenizer = NllbTokenizer.from_pretrained(str(spm_folder), extra_special_tokens=FAIRSEQ_LANGUAGE_CODES)
     config = M2M100Config(
         vocab_size=len(tokenizer),
-        d_model=d_model,
-        encoder_layers=layers,
-        decoder_layers=layers,
-        encoder_attention_heads=heads,
-        decoder_attention_heads=heads,
-        encoder_ffn_dim=ffn,
-        decoder_ffn_dim=ffn,
-        max_position_embeddings=512,
+        **_shape(d_model, layers, heads, ffn),
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
