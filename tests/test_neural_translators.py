@@ -20,7 +20,7 @@ from pipeline.translation_cache import TranslationCache  # noqa: E402
 from plugins.translators.identity import IdentityTranslator  # noqa: E402
 from plugins.translators.marian import MarianTranslator  # noqa: E402
 from plugins.translators.nllb import NLLBTranslator  # noqa: E402
-from plugins.translators.seq2seq import LanguageCodes, Seq2SeqEngine, Seq2SeqParams  # noqa: E402
+from plugins.translators.seq2seq import LanguageCodes, Seq2SeqEngine, Seq2SeqParams, resolve_compute_type  # noqa: E402
 
 from .tiny_models import build_marian, build_nllb  # noqa: E402
 
@@ -75,8 +75,12 @@ def test_repetition_limit_applies_on_both_backends(tiny_marian):
 def test_device_auto_is_cpu_int8_without_a_gpu(tiny_marian):
     engine = Seq2SeqEngine(str(tiny_marian), Seq2SeqParams(backend="ctranslate2"))
     assert (engine.device, engine.compute_type) == ("cpu", "int8")
-    assert Seq2SeqEngine.default_compute_type("ctranslate2", "cuda") == "float16"
-    assert Seq2SeqEngine.default_compute_type("transformers", "cpu") == "float32"
+    assert resolve_compute_type(Seq2SeqParams(backend="ctranslate2"), "cuda") == "float16"
+    assert resolve_compute_type(Seq2SeqParams(backend="transformers"), "cpu") == "float32"
+    # The cache key names the precision actually used, before any model is loaded.
+    default = marian(tiny_marian)
+    assert default.cache_settings()["compute_type"] == "int8" and default._engines == {}
+    assert marian(tiny_marian, compute_type="float32").cache_settings() != default.cache_settings()
 
 
 def test_conversion_is_cached_and_a_crash_leaves_nothing_half_written(tmp_path, tiny_marian, monkeypatch):

@@ -76,6 +76,22 @@ def _cuda_available(backend: Backend) -> bool:
     return torch.cuda.is_available()
 
 
+def resolve_device(params: Seq2SeqParams) -> str:
+    """``device: auto`` is CUDA when the backend sees a GPU, else the CPU."""
+    if params.device != "auto":
+        return params.device
+    return "cuda" if _cuda_available(params.backend) else "cpu"
+
+
+def resolve_compute_type(params: Seq2SeqParams, device: str) -> str:
+    """The configured precision, or the default: float16 on CUDA; int8 (CTranslate2) or float32 on the CPU."""
+    if params.compute_type:
+        return params.compute_type
+    if device == "cuda":
+        return "float16"
+    return "int8" if params.backend == "ctranslate2" else "float32"
+
+
 class Seq2SeqEngine:
     """One loaded model with its tokenizer, on one backend and device."""
 
@@ -84,8 +100,8 @@ class Seq2SeqEngine:
 
         self.model_name = model
         self.params = params
-        self.device = params.device if params.device != "auto" else ("cuda" if _cuda_available(params.backend) else "cpu")
-        self.compute_type = params.compute_type or self.default_compute_type(params.backend, self.device)
+        self.device = resolve_device(params)
+        self.compute_type = resolve_compute_type(params, self.device)
         self.source = resolve_source(model, params.revision)
         self.tokenizer = AutoTokenizer.from_pretrained(self.source)
         self._model: Any
@@ -102,12 +118,6 @@ class Seq2SeqEngine:
                 torch.set_num_threads(params.threads)
             dtype = getattr(torch, self.compute_type)
             self._model = AutoModelForSeq2SeqLM.from_pretrained(self.source, dtype=dtype).to(self.device).eval()
-
-    @staticmethod
-    def default_compute_type(backend: Backend, device: str) -> str:
-        if device == "cuda":
-            return "float16"
-        return "int8" if backend == "ctranslate2" else "float32"
 
     def tokens(self, texts: Sequence[str], codes: LanguageCodes) -> list[list[str]]:
         """Source tokens with the model's special tokens (language code, end of sentence)."""
@@ -212,8 +222,9 @@ class Seq2SeqTranslator:
 
     def cache_settings(self) -> dict[str, Any]:
         settings = self.params.model_dump(mode="json", exclude=_SPEED_ONLY)
-        engine = next(iter(self._engines.values()), None)
-        settings["compute_type"] = self.params.compute_type or (engine.compute_type if engine else "default")
+        # The precision changes the output, and its default depends on the device:
+        # int8 CPU and float16 GPU translations are not mixed in one cache namespace.
+        settings["compute_type"] = resolve_compute_type(self.params, resolve_device(self.params))
         return settings
 
     # Subclasses: which model serves a pair, and the language codes it needs.
