@@ -42,7 +42,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.show:
         console.print(_recommendation_table(result.recommendations, args.show))
     for line in result.summary.lines():
-        console.print(line)
+        console.print(line, highlight=False, soft_wrap=True)
     if config.output:
         console.print(f"recommendations written to {config.output}", highlight=False, soft_wrap=True)
     if config.documents_path:

@@ -30,7 +30,7 @@ from pipeline.records import Translation
 from pipeline.stages.translate import TranslateStage, TranslateStats
 
 #: Counters of the actor's translate stage, returned per batch on the batch's first row.
-_STAT_FIELDS = ("segments", "unique_segments", "cache_hits", "cache_misses", "suspicious")
+_STAT_FIELDS = ("segments", "unique_segments", "cache_hits", "cache_misses", "suspicious", "oversized_sentences")
 
 
 def _gpus(spec: PluginSpec | None) -> float:

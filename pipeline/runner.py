@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import json
 import shutil
 import time
 from collections import Counter
@@ -48,18 +47,8 @@ def build_plugin(kind: registry.PluginKind, spec: PluginSpec) -> Any:
 
 
 def build_translator(spec: PluginSpec) -> NamedTranslator:
-    """A translator with the settings that key its cache entries.
-
-    A plugin may name those settings (``cache_settings()``, leaving out
-    options such as batch size that do not change a translation); otherwise
-    all its params count.
-    """
-    translator = build_plugin("translator", spec)
-    if hasattr(translator, "cache_settings"):
-        settings = translator.cache_settings()
-    else:
-        settings = translator.params.model_dump(mode="json") if hasattr(translator, "params") else spec.params
-    return NamedTranslator(spec.plugin, translator, json.dumps(settings, sort_keys=True, default=str))
+    """A translator with the settings that key its cache entries."""
+    return NamedTranslator.with_settings(spec.plugin, build_plugin("translator", spec), spec.params)
 
 
 def build_translate_stage(spec: TranslatorSpec | None, pivot: str) -> TranslateStage:
@@ -97,6 +86,8 @@ class RunSummary:
     cache_hit_rate: float | None = None
     #: Translations flagged for a degenerate output/input length ratio.
     translations_suspicious: int = 0
+    #: Sentences longer than the model's input limit, cut into parts (nothing dropped).
+    oversized_sentences: int = 0
     texts_kept_original: int = 0
     #: Texts whose translation batch raised; they keep their original text.
     texts_failed: int = 0
@@ -143,7 +134,8 @@ class RunSummary:
             *(f"  failed batch {lang}: {n} segment(s): {error}" for lang, n, error in self.failed_batches),
             f"segments: {self.segments_translated} distinct, {self.segments_from_cache} from the translation cache"
             + (f" (hit rate {self.cache_hit_rate:.0%})" if self.cache_hit_rate is not None else " (no cache)")
-            + (f"; {self.translations_suspicious} suspicious translation(s) flagged" if self.translations_suspicious else ""),
+            + (f"; {self.translations_suspicious} suspicious translation(s) flagged" if self.translations_suspicious else "")
+            + (f"; {self.oversized_sentences} sentence(s) over the model's input limit cut into parts" if self.oversized_sentences else ""),
             *(f"  {lang}: {n} text(s) kept in the original: {why}" for lang, (n, why) in sorted(self.kept.items())),
             f"wrote {self.recommendations} recommendations"
             + (f"; {self.users_unserved} user(s) got none" if self.users_unserved else ""),
@@ -218,6 +210,7 @@ class Pipeline:
         self.summary.segments_translated = stats.unique_segments
         self.summary.segments_from_cache = stats.cache_hits
         self.summary.translations_suspicious = stats.suspicious
+        self.summary.oversized_sentences = stats.oversized_sentences
         looked_up = stats.cache_hits + stats.cache_misses
         self.summary.cache_hit_rate = stats.cache_hits / looked_up if looked_up else None
         self.summary.failed_batches = list(stats.failed_batches)

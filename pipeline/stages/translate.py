@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 
 from pipeline.errors import StageError, TranslationError
 from pipeline.progress import track
@@ -40,6 +41,18 @@ class NamedTranslator:
     #: Identity of its settings for the cache (model, revision, decoding...).
     settings: str = ""
 
+    @classmethod
+    def with_settings(cls, name: str, translator: Translator, params: Any = None) -> NamedTranslator:
+        """Named, keyed for the cache by ``cache_settings()`` if the plugin offers it
+        (leaving out options such as batch size that do not change a translation),
+        otherwise by all its params."""
+        if hasattr(translator, "cache_settings"):
+            settings = translator.cache_settings()
+        else:
+            own = getattr(translator, "params", None)
+            settings = own.model_dump(mode="json") if hasattr(own, "model_dump") else params
+        return cls(name, translator, json.dumps(settings, sort_keys=True, default=str))
+
 
 @dataclass
 class TranslateStats:
@@ -49,6 +62,8 @@ class TranslateStats:
     cache_misses: int = 0
     #: Translated texts whose output/input length ratio looks degenerate.
     suspicious: int = 0
+    #: Sentences longer than the model's input limit, cut into parts to translate.
+    oversized_sentences: int = 0
     #: Batches whose translator raised (``on_error='record'``): (language, segments, error).
     failed_batches: list[tuple[str, int, str]] = field(default_factory=list)
 
@@ -113,9 +128,10 @@ class TranslateStage:
                 for i in positions:
                     results[i] = Translation(texts[i], texts[i], lang, self.pivot, self.translator.name, kept_original=True, note=note)
                 continue
-            name, model = self._provenance(chosen, lang)
+            chosen = self._routed(chosen, lang)
+            model = self._model_name(chosen.translator, lang)
             for i, translation in zip(positions, self._translate([texts[i] for i in positions], lang, chosen), strict=True):
-                results[i] = replace(translation, translator=name, model=model)
+                results[i] = replace(translation, model=model)
         assert all(r is not None for r in results), "every text gets a translation"
         return results  # type: ignore[return-value]
 
@@ -143,14 +159,19 @@ class TranslateStage:
             + (" Set translator.on_missing: keep to keep their original text, or fallback with translator.fallback." if self.on_missing == "error" else "")
         )
 
-    def _provenance(self, named: NamedTranslator, lang: str) -> tuple[str, str | None]:
-        """(translator, model) recorded for ``lang``; a router names the translator it chose."""
-        translator = named.translator
-        if hasattr(translator, "route_name"):
-            return f"{named.name}:{translator.route_name(lang, self.pivot)}", translator.model_for(lang, self.pivot)
+    def _routed(self, named: NamedTranslator, lang: str) -> NamedTranslator:
+        """The translator that does the work for ``lang``: a router hands over the one it chose,
+        so its sentence splitting, batching and caching apply, named ``router:<chosen>``."""
+        if not hasattr(named.translator, "route"):
+            return named
+        chosen = named.translator.route(lang, self.pivot)
+        assert chosen is not None, "supports() said a route exists"
+        return NamedTranslator(f"{named.name}:{chosen.name}", chosen.translator, chosen.settings)
+
+    def _model_name(self, translator: Translator, lang: str) -> str | None:
         if hasattr(translator, "model_for"):
-            return named.name, translator.model_for(lang, self.pivot)
-        return named.name, getattr(translator, "model_name", None)
+            return translator.model_for(lang, self.pivot)
+        return getattr(translator, "model_name", None)
 
     def _translate(self, texts: list[str], lang: str, named: NamedTranslator) -> list[Translation]:
         """Translate texts, sentence by sentence if the translator wants it, each distinct segment once."""
@@ -212,6 +233,7 @@ class TranslateStage:
         starts = range(0, len(todo), size)
         for start in track(starts, f"translate {lang}->{self.pivot}", total=len(starts), unit="batch"):
             batch = todo[start : start + size]
+            cut_before = getattr(named.translator, "oversized_splits", 0)
             try:
                 outputs = named.translator.translate(batch, lang, self.pivot)
             except Exception as exc:
@@ -221,6 +243,7 @@ class TranslateStage:
                 self.stats.failed_batches.append((lang, len(batch), error))
                 failed.update((segment, error) for segment in batch)
                 continue
+            self.stats.oversized_sentences += getattr(named.translator, "oversized_splits", 0) - cut_before
             if len(outputs) != len(batch):
                 raise StageError(f"translate stage, translator {named.name!r} returned {len(outputs)} texts for {len(batch)}")
             if use_cache:

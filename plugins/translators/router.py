@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from pipeline import registry
 from pipeline.errors import PivotrecError
+from pipeline.stages.translate import NamedTranslator
 
 WILDCARD = "*"
 
@@ -34,6 +35,10 @@ class RouterTranslator:
     supports the language takes it, so a list is a fallback chain. ``"*"``
     serves every language without a route of its own. A language no candidate
     supports is left to the translate stage's ``on_missing`` policy.
+
+    The translate stage asks ``route()`` and works with the chosen translator
+    itself, so that translator's sentence splitting, batching and cache keys
+    apply as if it were configured alone.
     """
 
     class Params(BaseModel):
@@ -61,49 +66,40 @@ class RouterTranslator:
                 raise ValueError(" | ".join(problems))
             return routes
 
-    model_name = None
-
     def __init__(self, params: Params) -> None:
         self.params = params
-        built: dict[str, Any] = {}
-        self.routes: dict[str, list[tuple[str, Any]]] = {}
+        built: dict[str, NamedTranslator] = {}
+        self.routes: dict[str, list[NamedTranslator]] = {}
         for lang, value in params.routes.items():
             chain = []
             for target in _targets(value):
                 key = target.model_dump_json()
                 if key not in built:
                     cls = registry.load("translator", target.plugin)
-                    built[key] = cls(cls.Params.model_validate(target.params))
-                chain.append((target.plugin, built[key]))
+                    options = cls.Params.model_validate(target.params)
+                    built[key] = NamedTranslator.with_settings(target.plugin, cls(options), options.model_dump(mode="json"))
+                chain.append(built[key])
             self.routes[lang] = chain
 
-    def _choose(self, src: str, tgt: str) -> tuple[str, Any] | None:
-        for name, translator in self.routes.get(src, self.routes.get(WILDCARD, [])):
-            if translator.supports(src, tgt):
-                return name, translator
+    def route(self, src: str, tgt: str) -> NamedTranslator | None:
+        """The first translator of ``src``'s route (or ``"*"``) that supports the pair."""
+        for candidate in self.routes.get(src, self.routes.get(WILDCARD, [])):
+            if candidate.translator.supports(src, tgt):
+                return candidate
         return None
 
     def supports(self, src: str, tgt: str) -> bool:
-        return self._choose(src, tgt) is not None
-
-    def route_name(self, src: str, tgt: str) -> str:
-        """Which translator serves ``src``: recorded in each Translation."""
-        chosen = self._choose(src, tgt)
-        return chosen[0] if chosen else "none"
-
-    def model_for(self, src: str, tgt: str) -> str | None:
-        chosen = self._choose(src, tgt)
-        return getattr(chosen[1], "model_name", None) if chosen else None
+        return self.route(src, tgt) is not None
 
     def missing(self, src: str) -> str:
         candidates = self.routes.get(src, self.routes.get(WILDCARD, []))
         if not candidates:
             return f"router has no route for {src!r} and no '*' route"
-        reasons = [f"{name}: {t.missing(src)}" if hasattr(t, "missing") else f"{name}: no route" for name, t in candidates]
+        reasons = [f"{c.name}: {c.translator.missing(src)}" if hasattr(c.translator, "missing") else f"{c.name}: no route" for c in candidates]
         return "; ".join(reasons)
 
     def translate(self, texts: Sequence[str], src: str, tgt: str) -> list[str]:
-        chosen = self._choose(src, tgt)
+        chosen = self.route(src, tgt)
         if chosen is None:
             raise ValueError(f"no translator routes {src}->{tgt}: {self.missing(src)}")
-        return list(chosen[1].translate(texts, src, tgt))
+        return list(chosen.translator.translate(texts, src, tgt))
