@@ -6,8 +6,12 @@ the configured translator and translate stage once, with the same
 translation cache, so a run on Ray and a run in one process give the same
 documents; each encoding actor loads the encoder once. Rows carry their
 position, so results come back in input order whatever order Ray finishes
-them in. Actors ask Ray for a GPU when their plugin is configured with
-``device: cuda``.
+them in.
+
+Ray hides GPUs from actors that do not ask for one, so the driver asks for
+them: with ``device: cuda``, or with ``device: auto`` (the default) when the
+cluster has GPUs, each actor gets an equal share of the cluster's GPUs (at
+most one), and ``auto`` then finds CUDA inside the actor.
 
 On a cluster the translation cache path must be on storage every node can
 reach (or be set to ``null``): SQLite in WAL mode is safe for several
@@ -33,8 +37,22 @@ from pipeline.stages.translate import TranslateStage, TranslateStats
 _STAT_FIELDS = ("segments", "unique_segments", "cache_hits", "cache_misses", "suspicious", "oversized_sentences")
 
 
-def _gpus(spec: PluginSpec | None) -> float:
-    return 1.0 if spec is not None and spec.params.get("device") == "cuda" else 0.0
+def configured_devices(plugin: Any) -> set[str]:
+    """The ``device`` settings of a built plugin, defaults included; a router's are
+    those of every translator it may hand a language to."""
+    if hasattr(plugin, "route"):
+        return {device for named in plugin.translators() for device in configured_devices(named.translator)}
+    device = getattr(getattr(plugin, "params", None), "device", None)
+    return {device} if isinstance(device, str) else set()
+
+
+def gpus_per_actor(devices: set[str], cluster_gpus: float, actors: int, kind: str) -> float:
+    """The GPU share each actor asks Ray for: the cluster's GPUs split over the actors, at most one each."""
+    if "cuda" in devices and cluster_gpus <= 0:
+        raise ConfigError("engine", [f"ray: the {kind} is set to device cuda, but the Ray cluster has no GPU; set device: auto or cpu"])
+    if "cuda" in devices or ("auto" in devices and cluster_gpus > 0):
+        return min(1.0, cluster_gpus / actors)
+    return 0.0
 
 
 class TranslateActor:
@@ -80,6 +98,8 @@ class RayEngine:
     """Runs the translate and encode stages of one config on Ray Data."""
 
     def __init__(self, settings: RaySpec, translator: TranslatorSpec | None, encoder: PluginSpec | None, pivot: str) -> None:
+        from pipeline.runner import build_plugin  # building is cheap: no model loads
+
         try:
             import ray
         except ImportError as exc:
@@ -93,6 +113,14 @@ class RayEngine:
             # No address starts a local Ray even where `ray start` has left a cluster
             # behind (Ray would join that); "auto" or "ray://host:port" joins a cluster.
             ray.init(address=self.settings.address or "local", include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+        # Decided up front, so a GPU asked of a cluster without one fails before any work.
+        cluster_gpus = ray.cluster_resources().get("GPU", 0.0)
+        self.translator_gpus = self.encoder_gpus = 0.0
+        if translator is not None:
+            devices = set().union(*(configured_devices(build_plugin("translator", spec)) for spec in (translator, translator.fallback) if spec))
+            self.translator_gpus = gpus_per_actor(devices, cluster_gpus, settings.actors, "translator")
+        if encoder is not None:
+            self.encoder_gpus = gpus_per_actor(configured_devices(build_plugin("encoder", encoder)), cluster_gpus, settings.actors, "encoder")
 
     def _map(self, rows: list[dict[str, Any]], actor: type, constructor: dict[str, Any], gpus: float) -> list[dict[str, Any]]:
         import ray.data
@@ -116,7 +144,7 @@ class RayEngine:
         if self.translator is None:  # the direct path: nothing to translate, no actors to start
             return TranslateStage(None, self.pivot).run(ids, texts, langs)
         rows = [{"position": n, "id": i, "text": t, "lang": lang} for n, (i, t, lang) in enumerate(zip(ids, texts, langs, strict=True))]
-        results = self._map(rows, TranslateActor, {"spec_json": self.translator.model_dump_json(), "pivot": self.pivot}, _gpus(self.translator))
+        results = self._map(rows, TranslateActor, {"spec_json": self.translator.model_dump_json(), "pivot": self.pivot}, self.translator_gpus)
         for row in results:
             if row["stats"]:
                 stats = json.loads(row["stats"])
@@ -128,7 +156,7 @@ class RayEngine:
     def encode(self, texts: Sequence[str], mode: EncodeMode) -> np.ndarray:
         assert self.encoder is not None
         rows = [{"position": n, "text": t} for n, t in enumerate(texts)]
-        results = self._map(rows, EncodeActor, {"spec_json": self.encoder.model_dump_json(), "mode": mode}, _gpus(self.encoder))
+        results = self._map(rows, EncodeActor, {"spec_json": self.encoder.model_dump_json(), "mode": mode}, self.encoder_gpus)
         return np.vstack([row["vector"] for row in results]).astype(np.float32, copy=False)
 
 

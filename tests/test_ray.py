@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from pipeline.config import load_config
+from pipeline.config import PluginSpec, load_config
+from pipeline.errors import ConfigError
 from pipeline.runner import Pipeline
 
 ray = pytest.importorskip("ray", reason="engine: ray needs pip install 'pivotrec[ray]'")
@@ -121,3 +122,36 @@ def test_ray_engine_joins_an_existing_cluster_by_address(write, tmp_path):
     finally:
         os.killpg(head.pid, signal.SIGTERM)
         head.wait(timeout=60)
+
+
+def test_gpu_share_per_actor_follows_the_device_setting_and_the_cluster():
+    from pipeline.distributed import gpus_per_actor
+
+    assert gpus_per_actor({"auto"}, 0, actors=2, kind="translator") == 0.0
+    assert gpus_per_actor({"auto"}, 1, actors=2, kind="translator") == 0.5  # Ray hides GPUs from actors that ask for none
+    assert gpus_per_actor({"cuda", "cpu"}, 4, actors=2, kind="translator") == 1.0
+    assert gpus_per_actor({"cpu"}, 4, actors=2, kind="translator") == 0.0
+    assert gpus_per_actor(set(), 4, actors=2, kind="encoder") == 0.0
+    with pytest.raises(ConfigError, match=r"ray: the encoder is set to device cuda, but the Ray cluster has no GPU"):
+        gpus_per_actor({"cuda"}, 0, actors=2, kind="encoder")
+
+
+def test_configured_devices_include_defaults_and_every_routed_translator():
+    from pipeline.distributed import configured_devices
+    from pipeline.runner import build_plugin
+
+    def devices(kind, plugin, params):
+        return configured_devices(build_plugin(kind, PluginSpec(plugin=plugin, params=params)))
+
+    assert devices("translator", "marian", {}) == {"auto"}
+    assert devices("translator", "lookup", {"table": "table.jsonl"}) == set()
+    routes = {"es": [{"plugin": "marian", "params": {"device": "cuda"}}, "identity"], "*": {"plugin": "nllb", "params": {"device": "cpu"}}}
+    assert devices("translator", "router", {"routes": routes}) == {"cuda", "cpu"}
+    assert devices("encoder", "sentence-transformers", {}) == {"auto"}
+
+
+def test_a_cuda_device_on_a_cluster_without_gpus_fails_before_any_work(write):
+    pytest.importorskip("ctranslate2")
+    config = load_config(write("run.yaml", "engine: ray\ntranslator: {plugin: marian, params: {device: cuda}}\nrankers: [{plugin: bm25}]\n"))
+    with pytest.raises(ConfigError, match=r"the translator is set to device cuda, but the Ray cluster has no GPU"):
+        Pipeline(config)

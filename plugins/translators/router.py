@@ -88,6 +88,10 @@ class RouterTranslator:
                 return candidate
         return None
 
+    def translators(self) -> list[NamedTranslator]:
+        """Every translator a language may be handed to, each once."""
+        return list({id(named): named for chain in self.routes.values() for named in chain}.values())
+
     def supports(self, src: str, tgt: str) -> bool:
         return self.route(src, tgt) is not None
 
