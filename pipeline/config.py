@@ -59,6 +59,7 @@ class TranslatorSpec(PluginSpec):
     fallback: PluginSpec | None = None
     #: A translator that raises: ``record`` fails only that batch (texts kept
     #: in the original, flagged and counted) and goes on; ``stop`` ends the run.
+    #: A model that is not available ends the run either way.
     on_error: Literal["record", "stop"] = "record"
     #: SQLite translation cache shared by runs; null turns caching off.
     cache: Path | None = Field(default_factory=default_translation_cache)

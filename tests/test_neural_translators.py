@@ -116,6 +116,11 @@ def test_unavailable_models_name_the_id_and_the_remedy(monkeypatch):
         resolve_source("Helsinki-NLP/opus-mt-xx-en")
     with pytest.raises(ModelUnavailableError, match=r"model folder './no/such/model' not found"):
         resolve_source("./no/such/model")
+    # In a run it stops the translate stage even where failed batches are only recorded:
+    # every batch of that language would fail the same way.
+    stage = TranslateStage(NamedTranslator("marian", MarianTranslator(MarianTranslator.Params())), "en", on_error="record")
+    with pytest.raises(ModelUnavailableError, match=r"'Helsinki-NLP/opus-mt-de-en' is not available"):
+        stage.run(["de1"], ["Die Katze frisst Fisch."], ["de"])
 
 
 def test_marian_routes_from_manifest_with_aliases_and_fallback(tiny_marian):

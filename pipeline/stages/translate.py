@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from pipeline.errors import StageError, TranslationError
+from pipeline.model_store import ModelUnavailableError
 from pipeline.progress import track
 from pipeline.protocols import Translator
 from pipeline.records import Translation
@@ -86,6 +87,7 @@ class TranslateStage:
     A translator that raises stops the run (``on_error='stop'``) or, by
     default, fails only its batch: those texts keep their original text,
     flagged ``failed`` with the error, and the batch is recorded in ``stats``.
+    A model that is not available stops the run either way.
     """
 
     def __init__(
@@ -236,6 +238,8 @@ class TranslateStage:
             cut_before = getattr(named.translator, "oversized_splits", 0)
             try:
                 outputs = named.translator.translate(batch, lang, self.pivot)
+            except ModelUnavailableError:
+                raise  # every batch of this language would fail alike: stop and say how to provide the model
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"
                 if self.on_error == "stop":
