@@ -113,3 +113,10 @@ def test_translation_cache_path_resolves_and_can_be_turned_off(project, tmp_path
     assert cached.translator.cache == (tmp_path / "conf/c.sqlite").resolve()
     uncached = load_config(project("conf/b.yaml", GOOD.replace("data/", "../data/").replace("{plugin: identity}", "{plugin: identity, cache: null}")))
     assert uncached.translator.cache is None
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parents[1] / "configs").rglob("*.yaml")), ids=lambda p: p.stem)
+def test_every_shipped_config_validates(path):
+    """The examples in configs/ stay valid as the schema changes (validation loads no model)."""
+    config = load_config(path)
+    assert config.rankers, f"{path} names no ranker"
