@@ -3,7 +3,8 @@
 Builds an opus-mt-shaped MarianMT model (d_model 512, 6+6 layers, 8 heads,
 FFN 2048, ~58k vocabulary, random weights; a SentencePiece vocabulary trained
 on the FLORES-200 Spanish devtest sentences: it only has to tokenise) and translates the same Spanish
-sentences (FLORES-200 devtest) three ways, with identical decoding settings
+sentences (FLORES-200 devtest lines that hold one sentence, so the stage's
+sentence splitting gives it no extra work) three ways, with identical decoding settings
 and a fixed output length (minimum = maximum decoding length), so the
 comparison is about the engine, not about when a random model stops:
 
@@ -33,6 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from pipeline import progress  # noqa: E402
+from pipeline.segment import split_sentences  # noqa: E402
 from pipeline.stages import TranslateStage  # noqa: E402
 from pipeline.stages.translate import NamedTranslator  # noqa: E402
 from pipeline.translation_cache import TranslationCache  # noqa: E402
@@ -49,6 +51,12 @@ def spanish(split: str) -> list[str]:
     if not path.is_file():
         sys.exit(f"{path} not found: this benchmark reads FLORES-200 from ../shared/data/flores200")
     return path.read_text(encoding="utf-8").splitlines()
+
+
+def single_sentences(lines: list[str]) -> list[str]:
+    """Lines the stage keeps whole: a line it splits in two would give it more to decode
+    than the other engines at a fixed output length, so the three see the same inputs."""
+    return [line for line in lines if sum(1 for piece in split_sentences(line, "es") if piece.text.strip()) == 1]
 
 
 def ensure_model() -> Path:
@@ -95,7 +103,9 @@ def main() -> None:
     from transformers import MarianMTModel, MarianTokenizer
 
     folder = ensure_model()
-    devtest = spanish("devtest")
+    devtest = single_sentences(spanish("devtest"))
+    if len(devtest) < args.sentences * 1.5 + 1:
+        sys.exit(f"only {len(devtest)} single-sentence lines: ask for at most {int((len(devtest) - 1) / 1.5)} sentences")
     sentences = devtest[: args.sentences]
     n_out = args.output_tokens
     tokenizer = MarianTokenizer.from_pretrained(folder)
