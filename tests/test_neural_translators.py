@@ -83,6 +83,15 @@ def test_device_auto_is_cpu_int8_without_a_gpu(tiny_marian):
     assert marian(tiny_marian, compute_type="float32").cache_settings() != default.cache_settings()
 
 
+def test_cuda_without_a_gpu_is_refused_by_name(tiny_marian):
+    import ctranslate2
+
+    if ctranslate2.get_cuda_device_count() > 0:
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(ModelUnavailableError, match=r"device: cuda, but ctranslate2 sees no CUDA GPU here; set device: auto"):
+        Seq2SeqEngine(str(tiny_marian), Seq2SeqParams(backend="ctranslate2", device="cuda"))
+
+
 def test_conversion_is_cached_and_a_crash_leaves_nothing_half_written(tmp_path, tiny_marian, monkeypatch):
     import ctranslate2
 

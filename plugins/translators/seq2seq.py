@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.model_store import ct2_model, resolve_source
+from pipeline.model_store import ModelUnavailableError, ct2_model, resolve_source
 from pipeline.segment import split_to_fit
 
 Backend = Literal["ctranslate2", "transformers"]
@@ -78,9 +78,13 @@ def _cuda_available(backend: Backend) -> bool:
 
 def resolve_device(params: Seq2SeqParams) -> str:
     """``device: auto`` is CUDA when the backend sees a GPU, else the CPU."""
-    if params.device != "auto":
-        return params.device
-    return "cuda" if _cuda_available(params.backend) else "cpu"
+    if params.device == "cpu":
+        return "cpu"
+    if _cuda_available(params.backend):
+        return "cuda"
+    if params.device == "cuda":
+        raise ModelUnavailableError(f"device: cuda, but {params.backend} sees no CUDA GPU here; set device: auto (CPU when there is no GPU) or cpu")
+    return "cpu"
 
 
 def resolve_compute_type(params: Seq2SeqParams, device: str) -> str:
