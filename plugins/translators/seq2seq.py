@@ -78,13 +78,9 @@ def _cuda_available(backend: Backend) -> bool:
 
 def resolve_device(params: Seq2SeqParams) -> str:
     """``device: auto`` is CUDA when the backend sees a GPU, else the CPU."""
-    if params.device == "cpu":
-        return "cpu"
-    if _cuda_available(params.backend):
-        return "cuda"
-    if params.device == "cuda":
-        raise ModelUnavailableError(f"device: cuda, but {params.backend} sees no CUDA GPU here; set device: auto (CPU when there is no GPU) or cpu")
-    return "cpu"
+    if params.device != "auto":
+        return params.device
+    return "cuda" if _cuda_available(params.backend) else "cpu"
 
 
 def resolve_compute_type(params: Seq2SeqParams, device: str) -> str:
@@ -105,6 +101,10 @@ class Seq2SeqEngine:
         self.model_name = model
         self.params = params
         self.device = resolve_device(params)
+        if self.device == "cuda" and not _cuda_available(params.backend):
+            # Checked here, where the model would load, not when the plugin is built:
+            # a Ray driver without a GPU builds plugins for workers that have one.
+            raise ModelUnavailableError(f"device: cuda, but {params.backend} sees no CUDA GPU here; set device: auto (CPU when there is no GPU) or cpu")
         self.compute_type = resolve_compute_type(params, self.device)
         self.source = resolve_source(model, params.revision)
         self.tokenizer = AutoTokenizer.from_pretrained(self.source)
