@@ -72,14 +72,19 @@ def test_repetition_limit_applies_on_both_backends(tiny_marian):
             assert len(bigrams) == len(set(bigrams)), f"{backend} repeated a bigram: {tokens}"
 
 
-def test_device_auto_is_cpu_int8_without_a_gpu(tiny_marian):
+def test_device_auto_is_cuda_float16_with_a_gpu_else_cpu_int8(tiny_marian):
+    import ctranslate2
+
+    # On a GPU machine this checks the CUDA path; elsewhere the CPU one.
+    expected = ("cuda", "float16") if ctranslate2.get_cuda_device_count() > 0 else ("cpu", "int8")
     engine = Seq2SeqEngine(str(tiny_marian), Seq2SeqParams(backend="ctranslate2"))
-    assert (engine.device, engine.compute_type) == ("cpu", "int8")
+    assert (engine.device, engine.compute_type) == expected
+    assert engine.translate_tokens(engine.tokens(SENTENCES[:1], LanguageCodes()), LanguageCodes())[0]
     assert resolve_compute_type(Seq2SeqParams(backend="ctranslate2"), "cuda") == "float16"
     assert resolve_compute_type(Seq2SeqParams(backend="transformers"), "cpu") == "float32"
     # The cache key names the precision actually used, before any model is loaded.
     default = marian(tiny_marian)
-    assert default.cache_settings()["compute_type"] == "int8" and default._engines == {}
+    assert default.cache_settings()["compute_type"] == expected[1] and default._engines == {}
     assert marian(tiny_marian, compute_type="float32").cache_settings() != default.cache_settings()
 
 
