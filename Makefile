@@ -8,21 +8,23 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
 APERTIUM_PACKAGES := apertium apertium-eng-spa apertium-eng-cat apertium-en-gl apertium-eu-en apertium-eo-en apertium-fr-es apertium-es-pt
+SYSTEM_PACKAGES := $(APERTIUM_PACKAGES)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup system-deps demo test clean
+.PHONY: setup system-deps demo test typecheck clean
 
 setup: $(STAMP) system-deps
 
-# Debian's Apertium gives the demo and tests real offline translation. Best
-# effort: without apt (or root/sudo) pivotrec still runs, the demo keeps those
-# languages in their original text and says so, and Apertium tests skip.
+# Debian's Apertium and FreeDict give the demo and tests real offline
+# translation and glosses. Best effort: without apt (or root/sudo) pivotrec
+# still runs, the demo keeps those languages in their original text and says
+# so, and the tests that need them skip.
 system-deps:
-	@if dpkg -s $(APERTIUM_PACKAGES) >/dev/null 2>&1; then :; \
+	@if dpkg -s $(SYSTEM_PACKAGES) >/dev/null 2>&1; then :; \
 	elif command -v apt-get >/dev/null && { [ -z "$(SUDO)" ] || command -v sudo >/dev/null; }; then \
-		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APERTIUM_PACKAGES) >/dev/null \
-		|| echo "warning: could not install Apertium; those languages will not be translated"; \
-	else echo "note: no apt-get/sudo here; install Apertium yourself for offline es/ca/gl/eu/fr/pt translation"; fi
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null \
+		|| echo "warning: could not install Apertium/FreeDict; those languages will not be translated or glossed"; \
+	else echo "note: no apt-get/sudo here; install $(SYSTEM_PACKAGES) yourself for offline es/ca/gl/eu/fr/pt/it translation and de/ja/ar/el/tr/sw glosses"; fi
 
 # torch is pinned first: the CPU build lies on this disk, and an unpinned
 # torch (pulled by sentence-transformers) would download a CUDA build.
@@ -36,8 +38,15 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(BIN)/pivotrec run configs/demo.yaml
 
-test: setup
+# mypy reads the folders as the installed package sees them (pivotrec.pipeline, ...)
+# through a tree of links, since the folders stay at the top level.
+typecheck: setup
+	@rm -rf .typecheck && mkdir -p .typecheck/pivotrec
+	@for folder in pipeline plugins models; do ln -s ../../$$folder .typecheck/pivotrec/$$folder; done
+	cd .typecheck && ../$(BIN)/mypy --config-file ../pyproject.toml -p pivotrec.pipeline -p pivotrec.plugins -p pivotrec.models
+
+test: setup typecheck
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV) out .pytest_cache
+	rm -rf $(VENV) out .pytest_cache .typecheck

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import sacrebleu
 
-from pipeline import progress
-from pipeline.runner import build_plugin
-from pipeline.config import PluginSpec
-from pipeline.stages import TranslateStage
-from pipeline.stages.translate import NamedTranslator
+from pivotrec.pipeline import progress
+from pivotrec.pipeline.runner import build_plugin
+from pivotrec.pipeline.config import PluginSpec
+from pivotrec.pipeline.stages import TranslateStage
+from pivotrec.pipeline.stages.translate import NamedTranslator
 
 FLORES = Path(__file__).resolve().parents[2] / "shared" / "data" / "flores200"
 #: FLORES code -> (ISO 639-1, translator plugins to try).

@@ -35,8 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.records import Document, Query, Translation
-from pipeline.text import tokenize
+from pivotrec.pipeline.records import Document, Query, Translation
+from pivotrec.pipeline.text import tokenize
 
 XQUAD = Path(__file__).resolve().parents[2] / "shared" / "data" / "xquad_r"
 K = 10
@@ -85,7 +85,7 @@ def document(i: int, text: str) -> Document:
 
 
 def run_sparse(items: list[str], queries: list[str]) -> tuple[float, float, int]:
-    from plugins.rankers.bm25_fast import SparseBM25Ranker
+    from pivotrec.plugins.rankers.bm25_fast import SparseBM25Ranker
 
     docs = [document(i, t) for i, t in enumerate(items)]
     ranker = SparseBM25Ranker(SparseBM25Ranker.Params())
@@ -145,7 +145,7 @@ def clustered_vectors(n_items: int, n_queries: int, dim: int = 384) -> tuple[np.
 
 
 def dense_job(search: str, n_items: int, n_queries: int, nprobe: int) -> dict[str, Any]:
-    from plugins.rankers.dense import DenseRanker
+    from pivotrec.plugins.rankers.dense import DenseRanker
 
     items, query_vectors = clustered_vectors(n_items, n_queries)
     docs = [document(i, "") for i in range(n_items)]

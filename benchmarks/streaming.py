@@ -51,9 +51,9 @@ translator:
 # Run in a child: its peak RSS (ru_maxrss) is this size's alone.
 CHILD = """
 import json, resource, sys, time
-from pipeline import progress
-from pipeline.config import load_config
-from pipeline.runner import Pipeline
+from pivotrec.pipeline import progress
+from pivotrec.pipeline.config import load_config
+from pivotrec.pipeline.runner import Pipeline
 progress.set_enabled(False)
 start = time.perf_counter()
 summary = Pipeline(load_config(sys.argv[1])).prepare_files()

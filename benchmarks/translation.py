@@ -33,12 +33,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pipeline import progress  # noqa: E402
-from pipeline.segment import split_sentences  # noqa: E402
-from pipeline.stages import TranslateStage  # noqa: E402
-from pipeline.stages.translate import NamedTranslator  # noqa: E402
-from pipeline.translation_cache import TranslationCache  # noqa: E402
-from plugins.translators.marian import MarianTranslator  # noqa: E402
+from pivotrec.pipeline import progress  # noqa: E402
+from pivotrec.pipeline.segment import split_sentences  # noqa: E402
+from pivotrec.pipeline.stages import TranslateStage  # noqa: E402
+from pivotrec.pipeline.stages.translate import NamedTranslator  # noqa: E402
+from pivotrec.pipeline.translation_cache import TranslationCache  # noqa: E402
+from pivotrec.plugins.translators.marian import MarianTranslator  # noqa: E402
 from tests.tiny_models import build_marian  # noqa: E402
 
 FLORES = REPO.parent / "shared" / "data" / "flores200"
@@ -141,7 +141,7 @@ def main() -> None:
         beam_size=args.beam_size, min_decoding_length=n_out, max_decoding_length=n_out, max_length_ratio=100,
         no_repeat_ngram_size=0, threads=THREADS,
     ))
-    from pipeline.model_store import ct2_model
+    from pivotrec.pipeline.model_store import ct2_model
 
     ct2_folder = ct2_model(str(folder), quantization="int8")
     raw = ctranslate2.Translator(str(ct2_folder), device="cpu", compute_type="int8", intra_threads=THREADS)

@@ -38,7 +38,7 @@ def main() -> None:
     if args.arms:
         wanted = {int(a) for a in args.arms.split(",")}
         configs = [c for c in configs if int(c.name.split("-")[0]) in wanted]
-    pivotrec = [sys.executable, "-m", "pipeline.cli"]
+    pivotrec = [sys.executable, "-m", "pivotrec.pipeline.cli"]
     with tempfile.TemporaryDirectory() as empty_cache:
         # A fresh translation cache: the timing includes every translation.
         env = {**os.environ, "PIVOTREC_CACHE": str(Path(empty_cache) / "translations.sqlite")}

@@ -11,11 +11,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from pipeline import progress, registry
-from pipeline.config import load_config
-from pipeline.evaluation.compare import DEFAULT_METRICS
-from pipeline.errors import PivotrecError
-from pipeline.records import Recommendation
+from pivotrec.pipeline import progress, registry
+from pivotrec.pipeline.config import load_config
+from pivotrec.pipeline.evaluation.compare import DEFAULT_METRICS
+from pivotrec.pipeline.errors import PivotrecError
+from pivotrec.pipeline.records import Recommendation
 
 console = Console()
 errors = Console(stderr=True)
@@ -33,7 +33,7 @@ def _recommendation_table(recommendations: Sequence[Recommendation], per_user: i
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from pipeline.runner import Pipeline
+    from pivotrec.pipeline.runner import Pipeline
 
     config = load_config(args.config)
     if args.output:
@@ -74,8 +74,8 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from pipeline.evaluation.compare import compare
-    from pipeline.evaluation.report import build, write_report
+    from pivotrec.pipeline.evaluation.compare import compare
+    from pivotrec.pipeline.evaluation.report import build, write_report
 
     metrics = args.metrics.split(",")
     dataset, arms = compare([Path(c) for c in args.configs], Path(args.dataset), metrics, quiet=args.quiet, isolate=not args.in_process)
@@ -94,12 +94,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
-    from pipeline.runner import Pipeline
+    from pivotrec.pipeline.prepare import prepare_catalogue
+    from pivotrec.pipeline.runner import Pipeline
 
     config = load_config(args.config)
     if args.documents:
         config = config.model_copy(update={"documents": Path(args.documents).resolve()})
-    summary = Pipeline(config).prepare_files()
+    summary = prepare_catalogue(Pipeline(config))
     for line in summary.lines():
         console.print(line, highlight=False, soft_wrap=True)
     console.print(f"documents written to {config.documents}", highlight=False, soft_wrap=True)
@@ -107,7 +108,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
 
 def cmd_datasets_prepare(args: argparse.Namespace) -> int:
-    from pipeline.evaluation.datasets import prepare_sib200, prepare_xquad_r
+    from pivotrec.pipeline.evaluation.datasets import prepare_sib200, prepare_xquad_r
 
     prepare = {"xquad-r": prepare_xquad_r, "sib200": prepare_sib200}[args.name]
     out = prepare(Path(args.source), Path(args.out))
@@ -116,7 +117,7 @@ def cmd_datasets_prepare(args: argparse.Namespace) -> int:
 
 
 def cmd_models_convert(args: argparse.Namespace) -> int:
-    from pipeline.model_store import ct2_model
+    from pivotrec.pipeline.model_store import ct2_model
 
     folder = ct2_model(args.model, args.revision, quantization=args.quantization)
     console.print(f"{args.model} ({args.quantization}) is ready for CTranslate2 in {folder}", highlight=False, soft_wrap=True)

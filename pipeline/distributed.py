@@ -27,23 +27,23 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.config import PluginSpec, RaySpec, TranslatorSpec
-from pipeline.errors import ConfigError
-from pipeline.protocols import EncodeMode
-from pipeline.records import Translation
-from pipeline.stages.translate import TranslateStage, TranslateStats
+from pivotrec.pipeline.build import Builder
+from pivotrec.pipeline.config import RunConfig, TranslatorSpec
+from pivotrec.pipeline.errors import ConfigError, stage_errors
+from pivotrec.pipeline.protocols import EncodeMode
+from pivotrec.pipeline.refs import EncoderRef, PluginRef, walk
+from pivotrec.pipeline.records import Translation
+from pivotrec.pipeline.stages import EncodeStage
+from pivotrec.pipeline.stages.translate import TranslateResult
+from pivotrec.pipeline.stats import TranslationStats
 
-#: Counters of the actor's translate stage, returned per batch on the batch's first row.
-_STAT_FIELDS = ("segments", "unique_segments", "cache_hits", "cache_misses", "suspicious", "oversized_sentences")
 
-
-def configured_devices(plugin: Any) -> set[str]:
-    """The ``device`` settings of a built plugin, defaults included; a router's are
-    those of every translator it may hand a language to."""
-    if hasattr(plugin, "route"):
-        return {device for named in plugin.translators() for device in configured_devices(named.translator)}
-    device = getattr(getattr(plugin, "params", None), "device", None)
-    return {device} if isinstance(device, str) else set()
+def configured_devices(ref: PluginRef | None) -> set[str]:
+    """The ``device`` settings (defaults included) of a resolved plugin and every plugin
+    below it: a router's are those of every translator it may hand a language to."""
+    if ref is None:
+        return set()
+    return {device for resolved in walk(ref) if isinstance(device := getattr(resolved.params, "device", None), str)}
 
 
 def gpus_per_actor(devices: set[str], cluster_gpus: float, actors: int, kind: str) -> float:
@@ -56,38 +56,33 @@ def gpus_per_actor(devices: set[str], cluster_gpus: float, actors: int, kind: st
 
 
 class TranslateActor:
-    """Holds one translate stage (translator, fallback, cache) for the life of the actor."""
+    """Builds, warms and holds one translate stage (translator, fallback, cache) for the life of the actor."""
 
-    def __init__(self, spec_json: str, pivot: str) -> None:
-        from pipeline.runner import build_translate_stage
-
-        self.stage = build_translate_stage(TranslatorSpec.model_validate_json(spec_json), pivot)
+    def __init__(self, spec: TranslatorSpec, pivot: str) -> None:
+        builder = Builder()
+        self.stage = builder.translate_stage(spec, pivot)
+        builder.warm_up([spec, spec.fallback])
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
-        before = {name: getattr(self.stage.stats, name) for name in _STAT_FIELDS}
-        failed_before = len(self.stage.stats.failed_batches)
-        translations = self.stage.run(list(batch["id"]), list(batch["text"]), list(batch["lang"]))
+        result = self.stage.run(list(batch["id"]), list(batch["text"]), list(batch["lang"]))
         # JSON columns: Arrow would turn None into NaN and numpy bools into other types.
-        stats = np.full(len(translations), "", dtype=object)
-        stats[0] = json.dumps({
-            **{name: getattr(self.stage.stats, name) - before[name] for name in _STAT_FIELDS},
-            "failed_batches": self.stage.stats.failed_batches[failed_before:],
-        })
+        # The batch's counts travel on its first row.
+        stats = np.full(len(result.translations), "", dtype=object)
+        stats[0] = result.stats.to_json()
         return {
             "position": batch["position"],
-            "translation": np.array([json.dumps(asdict(t)) for t in translations], dtype=object),
+            "translation": np.array([json.dumps(asdict(t)) for t in result.translations], dtype=object),
             "stats": stats,
         }
 
 
 class EncodeActor:
-    """Holds one loaded encoder for the life of the actor."""
+    """Builds, warms and holds one encoder for the life of the actor."""
 
-    def __init__(self, spec_json: str, mode: EncodeMode) -> None:
-        from pipeline.runner import build_plugin
-        from pipeline.stages import EncodeStage
-
-        self.stage = EncodeStage(build_plugin("encoder", PluginSpec.model_validate_json(spec_json)))
+    def __init__(self, encoder: EncoderRef, mode: EncodeMode) -> None:
+        builder = Builder()
+        self.stage = EncodeStage(builder.build(encoder))
+        builder.warm_up([encoder])
         self.mode = mode
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
@@ -97,30 +92,29 @@ class EncodeActor:
 class RayEngine:
     """Runs the translate and encode stages of one config on Ray Data."""
 
-    def __init__(self, settings: RaySpec, translator: TranslatorSpec | None, encoder: PluginSpec | None, pivot: str) -> None:
-        from pipeline.runner import build_plugin  # building is cheap: no model loads
-
+    def __init__(self, config: RunConfig) -> None:
         try:
             import ray
         except ImportError as exc:
             raise ConfigError("engine", ["'ray' needs Ray Data: pip install 'pivotrec[ray]'"]) from exc
-        self.settings = settings
-        self.translator = translator
-        self.encoder = encoder
-        self.pivot = pivot
-        self.stats = TranslateStats()
+        self.settings = config.ray
+        self.translator = config.translator
+        self.pivot = config.pivot
         if not ray.is_initialized():
             # No address starts a local Ray even where `ray start` has left a cluster
             # behind (Ray would join that); "auto" or "ray://host:port" joins a cluster.
             ray.init(address=self.settings.address or "local", include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
         # Decided up front, so a GPU asked of a cluster without one fails before any work.
         cluster_gpus = ray.cluster_resources().get("GPU", 0.0)
-        self.translator_gpus = self.encoder_gpus = 0.0
-        if translator is not None:
-            devices = set().union(*(configured_devices(build_plugin("translator", spec)) for spec in (translator, translator.fallback) if spec))
-            self.translator_gpus = gpus_per_actor(devices, cluster_gpus, settings.actors, "translator")
-        if encoder is not None:
-            self.encoder_gpus = gpus_per_actor(configured_devices(build_plugin("encoder", encoder)), cluster_gpus, settings.actors, "encoder")
+        actors = self.settings.actors
+        translator_devices = configured_devices(self.translator) | configured_devices(self.translator.fallback if self.translator else None)
+        self.translator_gpus = gpus_per_actor(translator_devices, cluster_gpus, actors, "translator")
+        self.encoder_gpus = {
+            ref.resolved.identity: gpus_per_actor(configured_devices(ref), cluster_gpus, actors, "encoder") for ref in config.encoders()
+        }
+
+    def warm_up(self) -> None:
+        """Nothing here: each actor builds and warms its own plugins."""
 
     def _map(self, rows: list[dict[str, Any]], actor: type, constructor: dict[str, Any], gpus: float) -> list[dict[str, Any]]:
         import ray.data
@@ -138,30 +132,22 @@ class RayEngine:
         out.sort(key=lambda row: row["position"])
         return out
 
-    def translate(self, ids: Sequence[str], texts: Sequence[str], langs: Sequence[str]) -> list[Translation]:
-        if not texts:
-            return []
-        if self.translator is None:  # the direct path: nothing to translate, no actors to start
-            return TranslateStage(None, self.pivot).run(ids, texts, langs)
+    def translate(self, ids: Sequence[str], texts: Sequence[str], langs: Sequence[str]) -> TranslateResult:
+        if self.translator is None or not texts:  # the direct path: nothing to translate, no actors to start
+            return Builder().translate_stage(None, self.pivot).run(ids, texts, langs)
         rows = [{"position": n, "id": i, "text": t, "lang": lang} for n, (i, t, lang) in enumerate(zip(ids, texts, langs, strict=True))]
-        results = self._map(rows, TranslateActor, {"spec_json": self.translator.model_dump_json(), "pivot": self.pivot}, self.translator_gpus)
-        for row in results:
-            if row["stats"]:
-                stats = json.loads(row["stats"])
-                for name in _STAT_FIELDS:
-                    setattr(self.stats, name, getattr(self.stats, name) + stats[name])
-                self.stats.failed_batches += [tuple(b) for b in stats["failed_batches"]]
-        return [Translation(**json.loads(row["translation"])) for row in results]
+        with stage_errors("translate", f"translator {self.translator.plugin!r} on Ray"):
+            results = self._map(rows, TranslateActor, {"spec": self.translator, "pivot": self.pivot}, self.translator_gpus)
+        stats = sum((TranslationStats.from_json(row["stats"]) for row in results if row["stats"]), TranslationStats())
+        return TranslateResult([Translation(**json.loads(row["translation"])) for row in results], stats)
 
-    def encode(self, texts: Sequence[str], mode: EncodeMode) -> np.ndarray:
-        assert self.encoder is not None
+    def encode(self, encoder: EncoderRef, texts: Sequence[str], mode: EncodeMode) -> np.ndarray:
         rows = [{"position": n, "text": t} for n, t in enumerate(texts)]
-        results = self._map(rows, EncodeActor, {"spec_json": self.encoder.model_dump_json(), "mode": mode}, self.encoder_gpus)
+        with stage_errors("encode", f"encoder {encoder.plugin!r} on Ray"):
+            results = self._map(rows, EncodeActor, {"encoder": encoder, "mode": mode}, self.encoder_gpus[encoder.resolved.identity])
         return np.vstack([row["vector"] for row in results]).astype(np.float32, copy=False)
 
 
 def _rows(batch: dict[str, np.ndarray]) -> list[dict[str, Any]]:
     names = list(batch)
     return [dict(zip(names, values, strict=True)) for values in zip(*(batch[n] for n in names), strict=True)]
-
-

@@ -6,6 +6,9 @@ path, an item id, a plugin) so that the user can fix it without a debugger.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 
 class PivotrecError(Exception):
     """Base class: catch this to handle any error pivotrec reports itself."""
@@ -41,5 +44,23 @@ class TranslationError(PivotrecError):
     """A text cannot be translated to the pivot (no route, model failure)."""
 
 
+class ModelUnavailableError(PivotrecError):
+    """A model id or folder cannot be found (offline, wrong id, missing folder)."""
+
+
 class StageError(PivotrecError):
     """A stage failed at run time; the message names the stage and plugin."""
+
+
+@contextmanager
+def stage_errors(stage: str, plugin: str) -> Iterator[None]:
+    """Turn any failure inside a stage into a StageError naming the stage and the plugin.
+
+    pivotrec's own errors already say where they come from and pass unchanged.
+    """
+    try:
+        yield
+    except PivotrecError:
+        raise
+    except Exception as exc:
+        raise StageError(f"{stage} stage, {plugin}: {type(exc).__name__}: {exc}") from exc

@@ -16,8 +16,8 @@ from typing import Any, TextIO, TypeVar
 
 import numpy as np
 
-from pipeline.errors import InputError
-from pipeline.records import Document, Item, Problem, Recommendation, User
+from pivotrec.pipeline.errors import InputError
+from pivotrec.pipeline.records import Document, Item, Problem, Recommendation, User
 
 Record = TypeVar("Record", Item, User)
 

@@ -3,7 +3,7 @@
 A model is named by a Hugging Face id (``Helsinki-NLP/opus-mt-de-en``,
 optionally with a revision) or a local folder holding a transformers model.
 CTranslate2 needs its own format: the first use converts the model with
-CTranslate2's converter into ``<models dir>/cache/ct2/``, keyed by model,
+CTranslate2's converter into ``<models dir>/ct2/`` (in the user's cache), keyed by model,
 revision and quantisation. The converter writes into a temporary folder that
 is renamed into place only when complete, so a crash mid-conversion never
 leaves a half-written model that a later run would load.
@@ -19,21 +19,24 @@ import sys
 import uuid
 from pathlib import Path
 
-from pipeline.errors import PivotrecError
+from pivotrec.pipeline.errors import ModelUnavailableError
+
+__all__ = ["ModelUnavailableError", "cache_dir", "ct2_model", "fingerprint", "models_dir", "resolve_source"]
 
 #: Files a CTranslate2 model folder has once conversion completed.
 _CT2_WEIGHTS = "model.bin"
 
 
-class ModelUnavailableError(PivotrecError):
-    """A model id or folder cannot be found (offline, wrong id, missing folder)."""
+def cache_dir() -> Path:
+    """pivotrec's folder in the user's cache: ``$XDG_CACHE_HOME/pivotrec`` (default ``~/.cache/pivotrec``)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pivotrec"
 
 
 def models_dir() -> Path:
-    """``$PIVOTREC_MODELS``, or the ``models/`` folder of pivotrec itself."""
+    """Where converted models go: ``$PIVOTREC_MODELS``, else ``<cache dir>/models``, never site-packages."""
     if os.environ.get("PIVOTREC_MODELS"):
         return Path(os.environ["PIVOTREC_MODELS"])
-    return Path(__file__).resolve().parents[1] / "models"
+    return cache_dir() / "models"
 
 
 def _offline() -> bool:
@@ -82,7 +85,7 @@ def ct2_model(model: str, revision: str | None = None, quantization: str = "int8
     """The CTranslate2 folder for ``model``, converting it on first use (atomically)."""
     source = resolve_source(model, revision)
     key = f"{_slug(model)}--{fingerprint(model, revision, source)}--{quantization}"
-    cache = (root or models_dir()) / "cache" / "ct2"
+    cache = (root or models_dir()) / "ct2"
     final = cache / key
     if (final / _CT2_WEIGHTS).is_file():
         return final

@@ -1,27 +1,42 @@
-"""What a plugin of each kind must implement.
+"""What a plugin of each kind must implement, and what it may optionally offer.
 
-Plugins need not subclass anything: any class with these methods, a nested
-pydantic ``Params`` model (its typed options schema) and an ``__init__`` that
-takes one ``Params`` instance will do. Building a plugin must be cheap; heavy
-imports and model loading happen on first use, so ``pivotrec validate``
-never touches weights.
+Plugins need not subclass anything: any class with the required methods, a
+nested pydantic ``Params`` model (its typed options schema) and an
+``__init__`` that takes one ``Params`` instance will do. The registry checks
+the required members when it loads a plugin, and every optional member is
+declared here, so a stage never probes a plugin for undeclared attributes.
+
+A plugin's life: the config resolves its ``{plugin, params}`` (schema,
+paths, nested plugin references); the builder constructs it once, children
+first; ``warm_up()`` is called once before the first batch (load weights,
+start engines); then the stages call it. Construction must be cheap, so
+``pivotrec validate`` never touches weights.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar, Literal, Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 import numpy as np
 from pydantic import BaseModel
 
-from pipeline.records import Detection, Document, Hit, Query
+from pivotrec.pipeline.records import Detection, Document, Hit, Query
 
 EncodeMode = Literal["query", "passage"]
+PluginKind = Literal["detector", "translator", "encoder", "ranker"]
 
 
 class NoParams(BaseModel, extra="forbid"):
     """Schema for plugins that take no options."""
+
+
+@runtime_checkable
+class WarmsUp(Protocol):
+    """Optional for every kind: load weights or start engines, once, before the first batch."""
+
+    def warm_up(self) -> None: ...
 
 
 @runtime_checkable
@@ -33,8 +48,51 @@ class Detector(Protocol):
         ...
 
 
+#: How a translator carries text into the pivot: machine translation, a
+#: word-by-word dictionary gloss, a table of known translations, or a copy.
+TranslationMethod = Literal["mt", "gloss", "table", "copy"]
+
+
+@dataclass(frozen=True)
+class TranslatorInfo:
+    """What a translator tells the translate stage about itself; every field has a default.
+
+    A translator declares it as a class attribute ``info`` (or returns it
+    from a property of that name when it depends on the plugin's params).
+    """
+
+    #: The stage sends one sentence at a time (split language-aware, paragraph breaks kept).
+    sentence_level: bool = False
+    #: Distinct segments handed over per ``translate`` call; None: the stage's default.
+    batch_size: int | None = None
+    #: Whether the translation cache may store its outputs (a table or a copy gains nothing).
+    cacheable: bool = True
+    #: Shown in provenance, so reports can tell a gloss from MT.
+    method: TranslationMethod = "mt"
+
+
+@dataclass(frozen=True)
+class TranslatedBatch:
+    """A batch's translations with what happened on the way (``translate_batch``'s result)."""
+
+    texts: list[str]
+    #: Sentences longer than the model's input limit, cut into parts (nothing dropped).
+    cut_sentences: int = 0
+
+
 @runtime_checkable
 class Translator(Protocol):
+    """Required: ``supports`` and ``translate``.
+
+    Optional, each declared below and checked once at load: ``info``
+    (a :class:`TranslatorInfo`), ``missing(src)`` (why a language has no
+    route, with the fix), ``model_for(src, tgt)`` (the model that serves a
+    pair, for provenance), ``cache_settings()`` (what identifies its outputs
+    in the cache; default: all params), ``translate_batch`` (translations with
+    counts; called instead of ``translate`` when present), ``route`` (a router
+    hands a language to one of its children) and ``warm_up()``.
+    """
+
     Params: ClassVar[type[BaseModel]]
 
     def supports(self, src: str, tgt: str) -> bool:
@@ -44,6 +102,51 @@ class Translator(Protocol):
     def translate(self, texts: Sequence[str], src: str, tgt: str) -> list[str]:
         """Translate each text from ``src`` to ``tgt``; one output per input, in order."""
         ...
+
+
+@runtime_checkable
+class ExplainsMissingRoutes(Protocol):
+    def missing(self, src: str) -> str:
+        """Why ``src`` cannot be translated, and how to fix it."""
+        ...
+
+
+@runtime_checkable
+class NamesModels(Protocol):
+    def model_for(self, src: str, tgt: str) -> str | None:
+        """The model that translates ``src``->``tgt`` (provenance); None if none does."""
+        ...
+
+
+@runtime_checkable
+class KeysCache(Protocol):
+    def cache_settings(self) -> dict[str, Any]:
+        """The settings that change its outputs (model, decoding), leaving out speed-only ones."""
+        ...
+
+
+@runtime_checkable
+class CountsBatches(Protocol):
+    def translate_batch(self, texts: Sequence[str], src: str, tgt: str) -> TranslatedBatch:
+        """Like ``translate``, with counts of what had to be done to the input."""
+        ...
+
+
+@runtime_checkable
+class Routes(Protocol):
+    def route(self, src: str, tgt: str) -> "Route | None":
+        """The child translator that serves ``src``->``tgt``, or None."""
+        ...
+
+
+@dataclass(frozen=True)
+class Route:
+    """A router's child: its plugin name (for provenance) and the built translator."""
+
+    name: str
+    translator: Translator
+    #: The child's validated params (its cache identity when it has no ``cache_settings``).
+    params: BaseModel
 
 
 @runtime_checkable
@@ -77,8 +180,26 @@ class Ranker(Protocol):
         ...
 
 
+@runtime_checkable
 class Explainer(Protocol):
     """Optional for rankers: say why items were chosen. Called only for the
     items finally recommended, so it may be slower than scoring."""
 
     def explain(self, query: Query, item_ids: Sequence[str]) -> list[str | None]: ...
+
+
+#: Members the registry requires of each kind when it loads a plugin.
+REQUIRED_MEMBERS: dict[PluginKind, tuple[str, ...]] = {
+    "detector": ("detect",),
+    "translator": ("supports", "translate"),
+    "encoder": ("encode", "multilingual"),
+    "ranker": ("index", "search", "needs_vectors"),
+}
+
+#: Optional methods, per kind; if a plugin has one it must be callable.
+OPTIONAL_METHODS: dict[PluginKind, tuple[str, ...]] = {
+    "detector": ("warm_up",),
+    "translator": ("warm_up", "missing", "model_for", "cache_settings", "translate_batch", "route"),
+    "encoder": ("warm_up",),
+    "ranker": ("warm_up", "explain"),
+}

@@ -90,6 +90,9 @@ class Translation:
     tgt_lang: str
     translator: str
     model: str | None = None
+    #: How the translator works: ``mt``, ``gloss`` (word by word from a dictionary),
+    #: ``table`` (known translations) or ``copy``; None when no translator ran.
+    method: str | None = None
     split: bool = False
     cached: bool = False
     kept_original: bool = False

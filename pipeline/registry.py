@@ -11,13 +11,22 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
-from typing import Literal
+from typing import Any, Literal, overload
 
 from pydantic import BaseModel
 
-from pipeline.errors import PluginLoadError, UnknownPluginError
+from pivotrec.pipeline.errors import PluginLoadError, UnknownPluginError
+from pivotrec.pipeline.protocols import (
+    OPTIONAL_METHODS,
+    REQUIRED_MEMBERS,
+    Detector,
+    Encoder,
+    PluginKind,
+    Ranker,
+    Translator,
+)
 
-PluginKind = Literal["detector", "translator", "encoder", "ranker"]
+__all__ = ["GROUPS", "PluginInfo", "PluginKind", "installed", "installed_names", "load", "unknown_plugin_message"]
 
 GROUPS: dict[PluginKind, str] = {
     "detector": "pivotrec.detectors",
@@ -75,24 +84,42 @@ def unknown_plugin_message(kind: PluginKind, name: str) -> str:
     return message
 
 
-def load(kind: PluginKind, name: str) -> type:
-    """Import and return the plugin class registered as ``name`` for ``kind``.
+@overload
+def load(kind: Literal["detector"], name: str) -> type[Detector]: ...
+@overload
+def load(kind: Literal["translator"], name: str) -> type[Translator]: ...
+@overload
+def load(kind: Literal["encoder"], name: str) -> type[Encoder]: ...
+@overload
+def load(kind: Literal["ranker"], name: str) -> type[Ranker]: ...
+@overload
+def load(kind: PluginKind, name: str) -> type[Any]: ...
+def load(kind: PluginKind, name: str) -> type[Any]:
+    """Import and check the plugin class registered as ``name`` for ``kind``.
 
     Raises UnknownPluginError listing what is installed, or PluginLoadError
-    chaining the import error, naming the plugin and its entry point.
+    naming the plugin and its entry point: when it fails to import, is not a
+    class with a pydantic ``Params`` schema, lacks a member its kind requires,
+    or has an optional member (``warm_up``, ``missing``...) that is not callable.
     """
     ep = _entry_points(kind).get(name)
     if ep is None:
         raise UnknownPluginError(unknown_plugin_message(kind, name))
+    where = f"{kind} plugin {name!r} ({ep.value})"
     try:
         cls = ep.load()
     except Exception as exc:
-        raise PluginLoadError(
-            f"{kind} plugin {name!r} ({ep.value}) failed to import: {type(exc).__name__}: {exc}"
-        ) from exc
+        raise PluginLoadError(f"{where} failed to import: {type(exc).__name__}: {exc}") from exc
     params = getattr(cls, "Params", None)
     if not isinstance(cls, type) or not (isinstance(params, type) and issubclass(params, BaseModel)):
-        raise PluginLoadError(
-            f"{kind} plugin {name!r} ({ep.value}) is not a plugin class with a pydantic 'Params' schema"
-        )
+        raise PluginLoadError(f"{where} is not a plugin class with a pydantic 'Params' schema")
+    # Attributes such as an encoder's ``multilingual`` are declared on the class
+    # (an instance may override them from its params).
+    missing = [m for m in REQUIRED_MEMBERS[kind] if not hasattr(cls, m)]
+    if missing:
+        raise PluginLoadError(f"{where} lacks what a {kind} must have: {', '.join(missing)} (see pivotrec.pipeline.protocols)")
+    not_callable = [m for m in OPTIONAL_METHODS[kind] if hasattr(cls, m) and not callable(getattr(cls, m))]
+    if not_callable:
+        raise PluginLoadError(f"{where}: {', '.join(not_callable)} must be a method")
     return cls
+

@@ -5,16 +5,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
-from pipeline import progress
+from pivotrec.pipeline import progress
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
 
 # Tests never reach a model hub: every model is built here or ships in a package.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 progress.set_enabled(False)
+
+# Property tests run the same examples on every clone and every run: a fixed
+# seed and no example database. HYPOTHESIS_PROFILE=default explores at random.
+settings.register_profile("ci", derandomize=True, database=None, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -82,7 +87,7 @@ def run_cli(tmp_path: Path):
     def _run(site: Path, command: str, translator: str = "") -> Any:
         env = {**os.environ, "PYTHONPATH": str(site)}
         if command == "plugins":
-            done = subprocess.run([sys.executable, "-m", "pipeline.cli", "plugins"], env=env, capture_output=True, text=True, check=True)
+            done = subprocess.run([sys.executable, "-m", "pivotrec.pipeline.cli", "plugins"], env=env, capture_output=True, text=True, check=True)
             return done.stdout
         config = tmp_path / "run.yaml"
         config.write_text(
@@ -90,7 +95,7 @@ def run_cli(tmp_path: Path):
             f"translator: {translator}\nrankers: [{{plugin: bm25}}]\n",
             encoding="utf-8",
         )
-        subprocess.run([sys.executable, "-m", "pipeline.cli", "--quiet", "run", str(config), "--show", "0"], env=env, check=True)
+        subprocess.run([sys.executable, "-m", "pivotrec.pipeline.cli", "--quiet", "run", str(config), "--show", "0"], env=env, check=True)
         return (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()
 
     return _run

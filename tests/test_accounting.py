@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.config import load_config
-from pipeline.errors import InputError
-from pipeline.runner import Pipeline
-from pipeline.stages.translate import NamedTranslator
+from pivotrec.pipeline.config import load_config
+from pivotrec.pipeline.errors import InputError
+from pivotrec.pipeline.prepare import prepare_catalogue
+from pivotrec.pipeline.runner import Pipeline
+from pivotrec.pipeline.stages.translate import NamedTranslator
 
 
 class RaisingOnBicycles:
@@ -62,8 +63,8 @@ def pipeline(write, items=ITEMS, config=CONFIG) -> Pipeline:
     write("items.jsonl", "".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items))
     write("users.jsonl", "".join(json.dumps(u) + "\n" for u in USERS))
     built = Pipeline(load_config(write("run.yaml", config)))
-    built.translate.translator = NamedTranslator("raising", RaisingOnBicycles(), "v1")
-    built.translate.batch_size = 1
+    built.engine.translate_stage.translator = NamedTranslator("raising", RaisingOnBicycles(), "v1")
+    built.engine.translate_stage.batch_size = 1
     return built
 
 
@@ -96,14 +97,14 @@ def test_documents_go_beside_the_output_by_default(write, tmp_path):
 
 def test_summary_counts_add_up_and_a_second_run_is_served_from_the_cache(write):
     first = pipeline(write).run_files().summary
-    assert (first.texts_in_pivot, first.texts_translated, first.texts_from_cache, first.texts_kept_original, first.texts_failed) == (4, 1, 0, 1, 1)
-    assert first.texts_read == len(ITEMS) + 2  # two users have text
+    assert (first.translation.texts_in_pivot, first.translation.texts_translated, first.translation.texts_from_cache, first.translation.texts_kept_original, first.translation.texts_failed) == (4, 1, 0, 1, 1)
+    assert first.translation.texts == len(ITEMS) + 2  # two users have text
     line = next(line for line in first.lines() if line.startswith("texts:"))
-    assert line.startswith("texts: 7 read = 4 already in pivot + 1 translated + 0 served from the cache + 1 kept")
+    assert line.startswith("texts: 7 read = 4 already in pivot + 1 translated + 0 served from the cache + 0 copied untranslated (identity) + 1 kept")
 
     calls = RaisingOnBicycles.calls
     second = pipeline(write).run_files().summary
-    assert (second.texts_translated, second.texts_from_cache, second.texts_failed) == (0, 1, 1)
+    assert (second.translation.texts_translated, second.translation.texts_from_cache, second.translation.texts_failed) == (0, 1, 1)
     assert RaisingOnBicycles.calls == calls + 1, "only the failed batch is tried again"
 
 
@@ -115,21 +116,21 @@ def test_streamed_preparation_matches_a_whole_run(write, tmp_path):
     ]
     whole = pipeline(write, items).run_files()
     streamed = pipeline(write, items, CONFIG.replace("documents: out/documents.jsonl", "documents: out/streamed.jsonl"))
-    summary = streamed.prepare_files()
+    summary = prepare_catalogue(streamed)
 
     rows = jsonl(tmp_path / "out" / "streamed.jsonl")
     assert [r["id"] for r in rows] == [i["id"] for i in items]
     assert {r["id"]: r["pivot"] for r in rows} == {d.id: d.pivot for d in whole.documents.values()}
-    assert summary.items_read == len(items) == summary.texts_read
-    assert summary.texts_from_cache == 8, "the whole run filled the cache (es1 and the 7 generated)"
-    assert summary.texts_failed == 1 and summary.problems == 1  # es2, written to the errors file
+    assert summary.items_read == len(items) == summary.translation.texts
+    assert summary.translation.texts_from_cache == 8, "the whole run filled the cache (es1 and the 7 generated)"
+    assert summary.translation.texts_failed == 1 and summary.problems == 1  # es2, written to the errors file
     assert [p["id"] for p in jsonl(tmp_path / "out" / "recommendations.errors.jsonl")] == ["es2"]
 
 
 def test_streamed_preparation_writes_one_vector_shard_per_chunk(write, tmp_path):
     config = CONFIG + "encoder: {plugin: use}\nrankers: [{plugin: dense}]\n"
     config = config.replace("rankers: [{plugin: bm25-fast}]\n", "", 1)
-    pipeline(write, config=config).prepare_files()
+    prepare_catalogue(pipeline(write, config=config))
     shards = sorted((tmp_path / "out" / "documents.vectors").glob("*.npy"))
     assert [s.name for s in shards] == ["000000.npy", "000001.npy", "000002.npy"]  # 5 items, chunks of 2
     vectors = np.concatenate([np.load(s, allow_pickle=False) for s in shards])
@@ -142,11 +143,11 @@ def test_streaming_refuses_duplicate_ids_across_chunks_naming_both_lines(write, 
     items = ITEMS + [{"id": "es1", "text": "otra vez"}]
     streamed = pipeline(write, items, CONFIG.replace("chunk_size: 2", f"chunk_size: {chunk_size}"))
     with pytest.raises(InputError, match=r"items\.jsonl:6: duplicate item id 'es1' \(first at line 3\)"):
-        streamed.prepare_files()
+        prepare_catalogue(streamed)
 
 
 def test_prepare_command_streams_the_catalogue_and_prints_the_counts(write, tmp_path, capsys):
-    from pipeline.cli import main
+    from pivotrec.pipeline.cli import main
 
     write("items.jsonl", "".join(json.dumps(i, ensure_ascii=False) + "\n" for i in ITEMS))
     config = write("prepare.yaml", "input: {items: items.jsonl}\ndocuments: docs.jsonl\nchunk_size: 2\n"

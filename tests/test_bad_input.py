@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from pipeline.config import load_config
-from pipeline.errors import ConfigError, InputError
-from pipeline.runner import Pipeline
+from pivotrec.pipeline.config import load_config
+from pivotrec.pipeline.errors import ConfigError, InputError
+from pivotrec.pipeline.runner import Pipeline
 
 CONFIG = """\
 input: {items: items.jsonl, users: users.jsonl}
@@ -79,7 +79,7 @@ def test_odd_text_is_processed_and_its_handling_recorded(write, text):
     t = doc.translation
     assert t.translator == "none" or t.translator.startswith("router") or (t.kept_original and t.note)
     assert result.summary.items_read == len(GOOD_ITEMS) + 1
-    assert sum([result.summary.texts_in_pivot, result.summary.texts_translated, result.summary.texts_kept_original, result.summary.texts_failed]) == result.summary.items_read + result.summary.users_read
+    assert sum(result.summary.translation.outcomes()) == result.summary.items_read + result.summary.users_read
 
 
 def test_rtl_text_is_kept_intact(write):
@@ -92,7 +92,8 @@ def test_rtl_text_is_kept_intact(write):
 def test_a_language_with_no_route_is_kept_and_counted(write):
     result = run(write, [{"id": "de1", "text": "Eine Anleitung zur Reparatur von Fahrradbremsen zu Hause."}])
     assert item(result, "de1").translation.kept_original
-    assert result.summary.kept["de"][0] == 1 and "de" in result.summary.kept["de"][1]
+    count, why = {lang: (n, why) for lang, n, why in result.summary.translation.kept}["de"]
+    assert count == 1 and "de" in why
     assert any("de: 1 text(s) kept in the original" in line for line in result.summary.lines())
 
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cli import main
-from pipeline.evaluation.compare import compare, paired_randomisation_p
-from pipeline.evaluation.datasets import load_dataset, write_dataset
-from pipeline.evaluation.metrics import mean
-from pipeline.evaluation.report import build, write_report
-from pipeline.errors import InputError
+from pivotrec.pipeline.cli import main
+from pivotrec.pipeline.evaluation.compare import compare, paired_randomisation_p
+from pivotrec.pipeline.evaluation.datasets import load_dataset, write_dataset
+from pivotrec.pipeline.evaluation.metrics import mean
+from pivotrec.pipeline.evaluation.report import build, write_report
+from pivotrec.pipeline.errors import InputError
 
 ITEMS = [
     {"id": "en-bike", "lang": "en", "text": "Repair your bicycle chain and brakes at home."},
@@ -66,9 +66,10 @@ def test_compare_scores_reports_and_escapes(dataset_dir, arms, tmp_path):
     assert data["systems"][0]["by_language_pair"]["ndcg@3"]["es"].keys() == {"en", "es"}
     assert 0 <= data["systems"][0]["own_language_share_top10"]["es"] <= 1
     assert data["systems"][1]["cost"]["peak_rss_mb"] > 0
-    # The identity "translator" takes the 5 Spanish texts (3 items, 2 queries); the direct arm translates nothing.
+    # The identity "translator" copies the 5 Spanish texts (3 items, 2 queries): counted as copied,
+    # not translated, and no characters of translation; the direct arm translates nothing.
     identity_cost, direct_cost = data["systems"][0]["cost"], data["systems"][1]["cost"]
-    assert (identity_cost["texts_translated"], identity_cost["segments_translated"], identity_cost["segments_from_cache"]) == (5, 5, 0)
+    assert (identity_cost["texts_translated"], identity_cost["texts_copied"], identity_cost["chars_translated"]) == (0, 5, 0)
     assert (direct_cost["texts_translated"], direct_cost["segments_translated"], direct_cost["chars_translated"]) == (0, 0, 0)
 
     paths = write_report(tmp_path / "report", data)
@@ -90,7 +91,7 @@ def test_compare_command_isolates_arms(dataset_dir, arms, tmp_path, capsys):
 
 def test_compare_rejects_a_bad_config_before_running(dataset_dir, write):
     bad = write("bad.yaml", "rankers: [{plugin: dense}]\n")
-    with pytest.raises(Exception, match=r"encoder: ranker 'dense' \(rankers\[0\]\) needs vectors"):
+    with pytest.raises(Exception, match=r"rankers\[0\]\.encoder: ranker 'dense' needs vectors"):
         compare([bad], dataset_dir, ["ndcg@3"], isolate=False)
 
 
@@ -109,7 +110,7 @@ def test_paired_randomisation_detects_a_real_difference():
 
 
 def test_html_report_renders_with_visible_plots_in_headless_chromium(dataset_dir, arms, tmp_path):
-    from pipeline.evaluation.screenshot import find_browser, screenshot
+    from pivotrec.pipeline.evaluation.screenshot import find_browser, screenshot
 
     if find_browser() is None:
         pytest.skip("no chromium here (apt-get install chromium)")

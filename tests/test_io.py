@@ -4,8 +4,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.errors import InputError
-from pipeline.io import check_histories, count_rows, read_items, read_users
+from pivotrec.pipeline.errors import InputError
+from pivotrec.pipeline.io import check_histories, count_rows, read_items, read_users
 
 
 def test_reads_jsonl_with_declared_language_and_extra_fields(write):

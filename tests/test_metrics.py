@@ -5,7 +5,7 @@ import random
 import pytest
 import pytrec_eval
 
-from pipeline.evaluation.metrics import evaluate, parse_metric
+from pivotrec.pipeline.evaluation.metrics import evaluate, parse_metric
 
 
 def random_case(seed: int):

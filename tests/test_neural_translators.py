@@ -11,16 +11,16 @@ pytest.importorskip("ctranslate2")
 pytest.importorskip("sentencepiece")
 pytest.importorskip("transformers")
 
-from pipeline import model_store  # noqa: E402
-from pipeline.errors import TranslationError  # noqa: E402
-from pipeline.model_store import ModelUnavailableError, ct2_model, resolve_source  # noqa: E402
-from pipeline.stages import TranslateStage  # noqa: E402
-from pipeline.stages.translate import NamedTranslator  # noqa: E402
-from pipeline.translation_cache import TranslationCache  # noqa: E402
-from plugins.translators.identity import IdentityTranslator  # noqa: E402
-from plugins.translators.marian import MarianTranslator  # noqa: E402
-from plugins.translators.nllb import NLLBTranslator  # noqa: E402
-from plugins.translators.seq2seq import LanguageCodes, Seq2SeqEngine, Seq2SeqParams, resolve_compute_type  # noqa: E402
+from pivotrec.pipeline import model_store  # noqa: E402
+from pivotrec.pipeline.errors import TranslationError  # noqa: E402
+from pivotrec.pipeline.model_store import ModelUnavailableError, ct2_model, resolve_source  # noqa: E402
+from pivotrec.pipeline.stages import TranslateStage  # noqa: E402
+from pivotrec.pipeline.stages.translate import NamedTranslator  # noqa: E402
+from pivotrec.pipeline.translation_cache import TranslationCache  # noqa: E402
+from pivotrec.plugins.translators.identity import IdentityTranslator  # noqa: E402
+from pivotrec.plugins.translators.marian import MarianTranslator  # noqa: E402
+from pivotrec.plugins.translators.nllb import NLLBTranslator  # noqa: E402
+from pivotrec.plugins.translators.seq2seq import LanguageCodes, Seq2SeqEngine, Seq2SeqParams, resolve_compute_type  # noqa: E402
 
 from .tiny_models import build_marian, build_nllb  # noqa: E402
 
@@ -88,13 +88,14 @@ def test_device_auto_is_cuda_float16_with_a_gpu_else_cpu_int8(tiny_marian):
     assert marian(tiny_marian, compute_type="float32").cache_settings() != default.cache_settings()
 
 
-def test_cuda_without_a_gpu_is_refused_by_name(tiny_marian):
+def test_cuda_without_a_gpu_is_refused_by_name_at_warm_up(tiny_marian):
     import ctranslate2
 
     if ctranslate2.get_cuda_device_count() > 0:
         pytest.skip("this machine has a GPU")
+    translator = marian(tiny_marian, device="cuda")  # building is cheap and checks no device
     with pytest.raises(ModelUnavailableError, match=r"device: cuda, but ctranslate2 sees no CUDA GPU here; set device: auto"):
-        Seq2SeqEngine(str(tiny_marian), Seq2SeqParams(backend="ctranslate2", device="cuda"))
+        translator.warm_up()
 
 
 def test_conversion_is_cached_and_a_crash_leaves_nothing_half_written(tmp_path, tiny_marian, monkeypatch):
@@ -113,7 +114,7 @@ def test_conversion_is_cached_and_a_crash_leaves_nothing_half_written(tmp_path, 
     monkeypatch.setattr(ctranslate2.converters.TransformersConverter, "convert", crashing_convert)
     with pytest.raises(Crash):
         ct2_model(str(tiny_marian), quantization="int8", root=tmp_path, announce=False)
-    assert list((tmp_path / "cache" / "ct2").iterdir()) == [], "no partial model is left where a run would find it"
+    assert list((tmp_path / "ct2").iterdir()) == [], "no partial model is left where a run would find it"
 
     monkeypatch.setattr(ctranslate2.converters.TransformersConverter, "convert", real_convert)
     folder = ct2_model(str(tiny_marian), quantization="int8", root=tmp_path, announce=False)
@@ -159,7 +160,7 @@ def test_nllb_maps_iso_codes_to_flores():
 
 def test_nllb_translates_through_the_stage(tiny_nllb):
     nllb = NLLBTranslator(NLLBTranslator.Params(model=str(tiny_nllb), device="cpu"))
-    out = TranslateStage(NamedTranslator("nllb", nllb), "en").run(["a", "b"], SENTENCES[:2], ["es", "es"])
+    out = TranslateStage(NamedTranslator("nllb", nllb), "en").run(["a", "b"], SENTENCES[:2], ["es", "es"]).translations
     assert [t.pivot for t in out] == nllb.translate(SENTENCES[:2], "es", "en")
     assert all(t.model == str(tiny_nllb) and t.translator == "nllb" for t in out)
     engine = nllb.engine(str(tiny_nllb))
@@ -171,34 +172,36 @@ def test_cache_serves_the_second_run_without_loading_the_model(tmp_path, tiny_ma
     with TranslationCache(tmp_path / "cache.sqlite") as cache:
         first_translator = marian(tiny_marian, device="cpu")
         first = TranslateStage(NamedTranslator("marian", first_translator, "s"), "en", cache=cache)
-        out1 = first.run(["a", "b", "c"], texts, ["es"] * 3)
+        result1 = first.run(["a", "b", "c"], texts, ["es"] * 3)
+        out1 = result1.translations
         # Two distinct sentences, each translated once.
-        assert (first.stats.segments, first.stats.unique_segments, first.stats.cache_misses) == (4, 2, 2)
+        assert (result1.stats.segments, result1.stats.cache_misses) == (2, 2)
         assert out1[0].split and not out1[0].cached
 
     with TranslationCache(tmp_path / "cache.sqlite") as cache:
         second_translator = marian(tiny_marian, device="cpu")
         second = TranslateStage(NamedTranslator("marian", second_translator, "s"), "en", cache=cache)
-        out2 = second.run(["a", "b", "c"], texts, ["es"] * 3)
+        result2 = second.run(["a", "b", "c"], texts, ["es"] * 3)
+        out2 = result2.translations
         assert [t.pivot for t in out2] == [t.pivot for t in out1]
-        assert (second.stats.cache_hits, second.stats.cache_misses) == (2, 0) and all(t.cached for t in out2)
+        assert (result2.stats.cache_hits, result2.stats.cache_misses) == (2, 0) and all(t.cached for t in out2)
         assert second_translator._engines == {}, "a fully cached run never loads the model"
         # Other decoding settings are another namespace: no stale hits.
         other = TranslateStage(NamedTranslator("marian", marian(tiny_marian, device="cpu"), "beam=4"), "en", cache=cache)
-        other.run(["a"], texts[:1], ["es"])
-        assert other.stats.cache_hits == 0
+        assert other.run(["a"], texts[:1], ["es"]).stats.cache_hits == 0
 
 
 def test_long_text_is_split_into_sentences_and_put_back_with_paragraphs(tiny_marian):
     translator = marian(tiny_marian, max_input_tokens=12, **FIXED)
     text = "El gato come pescado. La casa es grande.\n\nNiño y niña en la escuela. " + " ".join(["Agua fuego ciudad tren"] * 8)
     stage = TranslateStage(NamedTranslator("marian", translator), "en")
-    [out] = stage.run(["long"], [text], ["es"])
+    result = stage.run(["long"], [text], ["es"])
+    [out] = result.translations
     paragraphs = out.pivot.split("\n\n")
     assert len(paragraphs) == 2 and all(p.strip() for p in paragraphs)
-    assert out.split and stage.stats.unique_segments == 4
+    assert out.split and result.stats.segments == 4
     # The 33-word sentence exceeds 12 tokens: cut further, counted, nothing dropped.
-    assert translator.oversized_splits == 1
+    assert result.stats.cut_sentences == 1
     sentences = [
         "El gato come pescado.", "La casa es grande.", "Niño y niña en la escuela.", " ".join(["Agua fuego ciudad tren"] * 8),
     ]
@@ -226,21 +229,21 @@ def test_missing_route_policies(tiny_marian):
     ids, texts, langs = ["es1", "de1", "de2"], ["El gato come.", "Die Katze frisst.", "Das Haus."], ["es", "de", "de"]
     with pytest.raises(TranslationError, match=r"no route de->en for 2 text\(s\): 'de1', 'de2' \(marian has no model for 'de'"):
         TranslateStage(only_spanish, "en").run(ids, texts, langs)
-    kept = TranslateStage(only_spanish, "en", on_missing="keep").run(ids, texts, langs)
+    kept = TranslateStage(only_spanish, "en", on_missing="keep").run(ids, texts, langs).translations
     assert [t.kept_original for t in kept] == [False, True, True] and kept[1].pivot == texts[1]
     fallback = NamedTranslator("identity", IdentityTranslator(IdentityTranslator.Params()))
-    served = TranslateStage(only_spanish, "en", on_missing="fallback", fallback=fallback).run(ids, texts, langs)
+    served = TranslateStage(only_spanish, "en", on_missing="fallback", fallback=fallback).run(ids, texts, langs).translations
     assert [t.translator for t in served] == ["marian", "identity", "identity"]
     assert not any(t.kept_original for t in served)
 
 
 def test_models_convert_command(tmp_path, tiny_marian, monkeypatch, capsys):
-    from pipeline.cli import main
+    from pivotrec.pipeline.cli import main
 
     monkeypatch.setenv("PIVOTREC_MODELS", str(tmp_path))
     assert main(["models", "convert", str(tiny_marian), "--quantization", "int8"]) == 0
     printed = capsys.readouterr().out
-    folder = next((tmp_path / "cache" / "ct2").iterdir())
+    folder = next((tmp_path / "ct2").iterdir())
     assert str(folder) in printed and (folder / "model.bin").is_file()
     assert model_store.models_dir() == tmp_path
 
@@ -250,7 +253,7 @@ def test_run_through_the_router_splits_sentences_and_reports_cut_ones(write, tmp
     router splits sentences, keeps paragraphs and counts over-long sentences as alone."""
     import json
 
-    from pipeline.cli import main
+    from pivotrec.pipeline.cli import main
 
     text = "El gato come pescado. La casa es grande.\n\nNiño y niña en la escuela. " + " ".join(["Agua fuego ciudad tren"] * 8)
     items = [{"id": "es-long", "text": text, "lang": "es"}, {"id": "en1", "text": "A cat eats fish.", "lang": "en"}]
@@ -267,7 +270,8 @@ def test_run_through_the_router_splits_sentences_and_reports_cut_ones(write, tmp
 
     document = next(d for d in map(json.loads, (tmp_path / "recs.documents.jsonl").read_text().splitlines()) if d["id"] == "es-long")
     alone = TranslateStage(NamedTranslator("marian", marian(tiny_marian, max_input_tokens=12, **FIXED)), "en")
-    [expected] = alone.run(["es-long"], [text], ["es"])
+    result = alone.run(["es-long"], [text], ["es"])
+    [expected] = result.translations
     assert document["pivot"] == expected.pivot and "\n\n" in document["pivot"]
     assert (document["translator"], document["model"]) == ("router:marian", str(tiny_marian))
-    assert alone.stats.oversized_sentences == 1
+    assert result.stats.cut_sentences == 1

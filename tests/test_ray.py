@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from pipeline.config import PluginSpec, load_config
-from pipeline.errors import ConfigError
-from pipeline.runner import Pipeline
+from pivotrec.pipeline.config import load_config
+from pivotrec.pipeline.errors import ConfigError
+from pivotrec.pipeline.runner import Pipeline
 
 ray = pytest.importorskip("ray", reason="engine: ray needs pip install 'pivotrec[ray]'")
 
@@ -73,8 +73,8 @@ def test_ray_engine_gives_the_same_output_as_the_local_engine(write, local_ray):
     assert [(r.user_id, r.rank, r.item_id) for r in distributed.recommendations] == [(r.user_id, r.rank, r.item_id) for r in local.recommendations]
     for ours, theirs in zip(distributed.recommendations, local.recommendations, strict=True):
         assert ours.score == pytest.approx(theirs.score, abs=1e-5)
-    assert distributed.summary.texts_translated == local.summary.texts_translated == 4
-    assert distributed.summary.texts_kept_original == local.summary.texts_kept_original == 1
+    assert distributed.summary.translation.texts_translated == local.summary.translation.texts_translated == 4
+    assert distributed.summary.translation.texts_kept_original == local.summary.translation.texts_kept_original == 1
 
 
 def test_ray_engine_joins_an_existing_cluster_by_address(write, tmp_path):
@@ -125,7 +125,7 @@ def test_ray_engine_joins_an_existing_cluster_by_address(write, tmp_path):
 
 
 def test_gpu_share_per_actor_follows_the_device_setting_and_the_cluster():
-    from pipeline.distributed import gpus_per_actor
+    from pivotrec.pipeline.distributed import gpus_per_actor
 
     assert gpus_per_actor({"auto"}, 0, actors=2, kind="translator") == 0.0
     assert gpus_per_actor({"auto"}, 1, actors=2, kind="translator") == 0.5  # Ray hides GPUs from actors that ask for none
@@ -137,11 +137,14 @@ def test_gpu_share_per_actor_follows_the_device_setting_and_the_cluster():
 
 
 def test_configured_devices_include_defaults_and_every_routed_translator():
-    from pipeline.distributed import configured_devices
-    from pipeline.runner import build_plugin
+    from pivotrec.pipeline.distributed import configured_devices
+    from pivotrec.pipeline.refs import REF_TYPES
+    from pivotrec.pipeline.resolve import resolve_ref
 
     def devices(kind, plugin, params):
-        return configured_devices(build_plugin(kind, PluginSpec(plugin=plugin, params=params)))
+        ref = REF_TYPES[kind](plugin=plugin, params=params)
+        assert resolve_ref(ref, kind, base_dir=None) == []
+        return configured_devices(ref)
 
     assert devices("translator", "marian", {}) == {"auto"}
     assert devices("translator", "lookup", {"table": "table.jsonl"}) == set()

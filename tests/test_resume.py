@@ -12,10 +12,10 @@ from .conftest import REPO
 # Run in a child process so that SIGKILL ends it abruptly, mid-batch, with no cleanup.
 RUN = r"""
 import json, os, signal, sys
-from pipeline.config import validate
-from pipeline.records import Item, User
-from pipeline.runner import Pipeline
-from pipeline.stages.translate import NamedTranslator
+from pivotrec.pipeline.config import validate
+from pivotrec.pipeline.records import Item, User
+from pivotrec.pipeline.runner import Pipeline
+from pivotrec.pipeline.stages.translate import NamedTranslator
 
 cache, kill_at_call = sys.argv[1], int(sys.argv[2])
 
@@ -31,14 +31,14 @@ class Tagger:
 
 config = validate({"translator": {"plugin": "identity", "cache": cache}, "rankers": [{"plugin": "bm25-fast"}]})
 pipeline = Pipeline(config)
-pipeline.translate.translator = NamedTranslator("tagger", Tagger(), "v1")
-pipeline.translate.batch_size = 5
+pipeline.engine.translate_stage.translator = NamedTranslator("tagger", Tagger(), "v1")
+pipeline.engine.translate_stage.batch_size = 5
 items = [Item(f"i{n}", f"texto numero {n} sobre el tema {n % 7}", "es") for n in range(40)]
 users = [User("u1", "number 3 tema", (), "en"), User("u2", "tema 5", ("i5",), "en")]
 result = pipeline.run(items, users)
 print(json.dumps({
     "calls": Tagger.calls,
-    "cache_hits": pipeline.translate.stats.cache_hits,
+    "cache_hits": result.summary.translation.cache_hits,
     "pivots": {d.id: d.pivot for d in result.documents.values()},
     "recommendations": [[r.user_id, r.item_id, round(r.score, 9)] for r in result.recommendations],
 }))

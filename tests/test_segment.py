@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.segment import join_translations, split_sentences, split_to_fit
+from pivotrec.pipeline.segment import join_translations, split_sentences, split_to_fit
 
 LANGS = ["en", "es", "de", "fr", "zh", "ja", "hi", "ar", "th", "ru", "xx"]
 

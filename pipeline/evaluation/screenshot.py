@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from pipeline.errors import PivotrecError
+from pivotrec.pipeline.errors import PivotrecError
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 

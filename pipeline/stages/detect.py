@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pipeline.protocols import Detector
-from pipeline.records import Detection
+from pivotrec.pipeline.protocols import Detector
+from pivotrec.pipeline.records import Detection
 
 DECLARED = "declared"
 
@@ -18,7 +18,7 @@ class DetectStage:
         undeclared = [i for i, lang in enumerate(declared) if not lang]
         detected = self.detector.detect([texts[i] for i in undeclared]) if undeclared else []
         if len(detected) != len(undeclared):
-            raise RuntimeError(f"detector returned {len(detected)} detections for {len(undeclared)} texts")
+            raise ValueError(f"detector returned {len(detected)} detections for {len(undeclared)} texts")
         found = dict(zip(undeclared, detected, strict=True))
         return [
             found[i] if i in found else Detection(lang=str(lang), confidence=1.0, detector=DECLARED)

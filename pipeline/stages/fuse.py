@@ -4,7 +4,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
-from pipeline.records import Hit
+from pivotrec.pipeline.records import Hit
 
 FUSED = "fusion"
 

@@ -1,20 +1,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
-from pipeline.records import Document, Hit, Query, Recommendation, User
-
-
-@dataclass(frozen=True)
-class Profiles:
-    """What each user asks the rankers: a query and, with an encoder, a vector."""
-
-    queries: list[Query]
-    vectors: np.ndarray | None
+from pivotrec.pipeline.records import Document, Hit, Query, Recommendation, User
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:
@@ -36,25 +27,22 @@ class ProfileStage:
         self.method = method
         self.recency_decay = recency_decay
 
-    def run(
-        self,
-        users: Sequence[User],
-        user_docs: Mapping[str, Document],
-        item_docs: Mapping[str, Document],
-        item_rows: Mapping[str, int],
-        item_vectors: np.ndarray | None,
-        user_vectors: Mapping[str, np.ndarray],
-    ) -> Profiles:
+    def queries(self, users: Sequence[User], user_docs: Mapping[str, Document], item_docs: Mapping[str, Document]) -> list[Query]:
+        """One text query per user: the pivot texts of its history and of its own text."""
         queries = []
-        vectors = []
         for user in users:
             parts = [item_docs[i].pivot for i in user.history]
             if user.id in user_docs:
                 parts.append(user_docs[user.id].pivot)
             queries.append(Query(user.id, " ".join(parts), user.history))
-            if item_vectors is not None:
-                vectors.append(self._vector(user, item_rows, item_vectors, user_vectors.get(user.id)))
-        return Profiles(queries, np.vstack(vectors).astype(np.float32) if vectors else None)
+        return queries
+
+    def vectors(
+        self, users: Sequence[User], item_rows: Mapping[str, int], item_vectors: np.ndarray, user_vectors: Mapping[str, np.ndarray]
+    ) -> np.ndarray:
+        """One profile vector per user, from one encoder's item vectors and user-text vectors."""
+        rows = [self._vector(user, item_rows, item_vectors, user_vectors.get(user.id)) for user in users]
+        return np.vstack(rows).astype(np.float32) if rows else np.zeros((0, item_vectors.shape[1]), dtype=np.float32)
 
     def _vector(self, user: User, item_rows: Mapping[str, int], item_vectors: np.ndarray, own: np.ndarray | None) -> np.ndarray:
         rows = [item_rows[i] for i in user.history]

@@ -4,32 +4,32 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from pipeline.errors import StageError
-from pipeline.protocols import Ranker
-from pipeline.records import Document, Hit, Query
+from pivotrec.pipeline.errors import stage_errors
+from pivotrec.pipeline.protocols import Explainer, Ranker
+from pivotrec.pipeline.records import Document, Hit, Query
 
 
 class RetrieveStage:
-    """Index the catalogue in every ranker, then fetch candidates per query from each."""
+    """Index the catalogue in every ranker, then fetch candidates per query from each.
+
+    Vectors come per ranker name (each ranker may read its own encoder's
+    vectors); rankers that need none get None.
+    """
 
     def __init__(self, rankers: Mapping[str, Ranker]) -> None:
         self.rankers = dict(rankers)
 
-    def index(self, docs: Sequence[Document], vectors: np.ndarray | None, histories: Sequence[Sequence[str]]) -> None:
+    def index(self, docs: Sequence[Document], vectors: Mapping[str, np.ndarray], histories: Sequence[Sequence[str]]) -> None:
         for name, ranker in self.rankers.items():
-            try:
-                ranker.index(docs, vectors if ranker.needs_vectors else None, histories)
-            except Exception as exc:
-                raise StageError(f"index stage, ranker {name!r}: {type(exc).__name__}: {exc}") from exc
+            with stage_errors("index", f"ranker {name!r}"):
+                ranker.index(docs, vectors.get(name), histories)
 
-    def run(self, queries: Sequence[Query], vectors: np.ndarray | None, depth: int) -> dict[str, list[list[Hit]]]:
+    def run(self, queries: Sequence[Query], vectors: Mapping[str, np.ndarray], depth: int) -> dict[str, list[list[Hit]]]:
         """Per ranker name, the top-``depth`` hits of every query."""
         results = {}
         for name, ranker in self.rankers.items():
-            try:
-                hits = ranker.search(queries, vectors if ranker.needs_vectors else None, depth)
-            except Exception as exc:
-                raise StageError(f"retrieve stage, ranker {name!r}: {type(exc).__name__}: {exc}") from exc
+            with stage_errors("retrieve", f"ranker {name!r}"):
+                hits = ranker.search(queries, vectors.get(name), depth)
             # Hits carry the configured label, so two rankers of one plugin stay apart.
             results[name] = [[Hit(h.item_id, h.score, name) for h in row] for row in hits]
         return results
@@ -38,7 +38,7 @@ class RetrieveStage:
         """Per item, ``"ranker: reason"`` from every ranker that can explain it."""
         reasons: list[list[str]] = [[] for _ in item_ids]
         for name, ranker in self.rankers.items():
-            if hasattr(ranker, "explain"):
+            if isinstance(ranker, Explainer):
                 for slot, reason in zip(reasons, ranker.explain(query, item_ids)):
                     if reason:
                         slot.append(f"{name}: {reason}")

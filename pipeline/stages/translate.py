@@ -6,21 +6,29 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from pipeline.errors import StageError, TranslationError
-from pipeline.model_store import ModelUnavailableError
-from pipeline.progress import track
-from pipeline.protocols import Translator
-from pipeline.records import Translation
-from pipeline.segment import Piece, join_translations, split_sentences
-from pipeline.translation_cache import TranslationCache
+from pydantic import BaseModel
+
+from pivotrec.pipeline.errors import ModelUnavailableError, StageError, TranslationError
+from pivotrec.pipeline.progress import track
+from pivotrec.pipeline.protocols import (
+    CountsBatches,
+    ExplainsMissingRoutes,
+    KeysCache,
+    NamesModels,
+    Routes,
+    TranslatedBatch,
+    Translator,
+    TranslatorInfo,
+)
+from pivotrec.pipeline.records import Translation
+from pivotrec.pipeline.segment import Piece, join_translations, split_sentences
+from pivotrec.pipeline.stats import UNTRANSLATED, TranslationStats
+from pivotrec.pipeline.translation_cache import TranslationCache
 
 MissingRoutePolicy = Literal["error", "keep", "fallback"]
 #: What a translator that raises does to the run: ``stop`` it, or ``record``
 #: the failed batch (its texts keep their original, flagged) and go on.
 ErrorPolicy = Literal["stop", "record"]
-
-#: ``Translation.translator`` for text that needed no translator.
-UNTRANSLATED = "none"
 
 #: Source languages whose English translation is typically ~3x longer in characters.
 _DENSE_SCRIPTS = frozenset({"zh", "ja", "ko", "yue"})
@@ -33,47 +41,70 @@ def _preview(ids: Sequence[str], limit: int = 5) -> str:
     return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
 
 
-@dataclass
+@dataclass(frozen=True)
 class NamedTranslator:
-    """A translator and what it is called in provenance, errors and cache keys."""
+    """A translator as the stage uses it: its name in provenance, errors and cache
+    keys, and its optional abilities (``protocols.py``), looked up once here."""
 
     name: str
     translator: Translator
-    #: Identity of its settings for the cache (model, revision, decoding...).
-    settings: str = ""
+    #: Identity of its settings for the cache; default: ``cache_settings()`` if the
+    #: plugin has it (options such as batch size that do not change a translation
+    #: left out), otherwise all its params.
+    settings: str | None = None
+    params: BaseModel | None = None
+    info: TranslatorInfo = field(init=False, default=TranslatorInfo())
 
-    @classmethod
-    def with_settings(cls, name: str, translator: Translator, params: Any = None) -> NamedTranslator:
-        """Named, keyed for the cache by ``cache_settings()`` if the plugin offers it
-        (leaving out options such as batch size that do not change a translation),
-        otherwise by all its params."""
-        if hasattr(translator, "cache_settings"):
-            settings = translator.cache_settings()
-        else:
-            own = getattr(translator, "params", None)
-            settings = own.model_dump(mode="json") if hasattr(own, "model_dump") else params
-        return cls(name, translator, json.dumps(settings, sort_keys=True, default=str))
+    def __post_init__(self) -> None:
+        declared = getattr(self.translator, "info", None)
+        if declared is not None and not isinstance(declared, TranslatorInfo):
+            raise TypeError(f"translator {self.name!r}: 'info' must be a TranslatorInfo, got {type(declared).__name__}")
+        object.__setattr__(self, "info", declared or TranslatorInfo())
+        if self.settings is None:
+            own = self.translator.cache_settings() if isinstance(self.translator, KeysCache) else self._params_json()
+            object.__setattr__(self, "settings", json.dumps(own, sort_keys=True, default=str))
+
+    def _params_json(self) -> Any:
+        params = self.params if self.params is not None else getattr(self.translator, "params", None)
+        return params.model_dump(mode="json") if isinstance(params, BaseModel) else None
+
+    def missing(self, src: str, pivot: str) -> str:
+        why = self.translator.missing(src) if isinstance(self.translator, ExplainsMissingRoutes) else None
+        return why or f"{self.name} has no route {src}->{pivot}"
+
+    def model_for(self, src: str, tgt: str) -> str | None:
+        if isinstance(self.translator, NamesModels):
+            return self.translator.model_for(src, tgt)
+        return None
+
+    def routed(self, src: str, tgt: str) -> NamedTranslator:
+        """The translator that does the work for ``src``: a router hands over the child it
+        chose, so the child's sentence splitting, batching and caching apply (``router:child``)."""
+        if not isinstance(self.translator, Routes):
+            return self
+        chosen = self.translator.route(src, tgt)
+        assert chosen is not None, "supports() said a route exists"
+        return NamedTranslator(f"{self.name}:{chosen.name}", chosen.translator, params=chosen.params)
+
+    def translate(self, texts: list[str], src: str, tgt: str) -> TranslatedBatch:
+        if isinstance(self.translator, CountsBatches):
+            return self.translator.translate_batch(texts, src, tgt)
+        return TranslatedBatch(list(self.translator.translate(texts, src, tgt)))
 
 
-@dataclass
-class TranslateStats:
-    segments: int = 0
-    unique_segments: int = 0
-    cache_hits: int = 0
-    cache_misses: int = 0
-    #: Translated texts whose output/input length ratio looks degenerate.
-    suspicious: int = 0
-    #: Sentences longer than the model's input limit, cut into parts to translate.
-    oversized_sentences: int = 0
-    #: Batches whose translator raised (``on_error='record'``): (language, segments, error).
-    failed_batches: list[tuple[str, int, str]] = field(default_factory=list)
+@dataclass(frozen=True)
+class TranslateResult:
+    """One call's translations, in input order, and what it took."""
+
+    translations: list[Translation]
+    stats: TranslationStats
 
 
 class TranslateStage:
     """Carry every non-pivot text into the pivot language.
 
-    Pivot-language text is never sent to a translator. Translators that
-    declare ``translates_sentences`` get one sentence at a time (split
+    Pivot-language text is never sent to a translator. Translators whose
+    ``info`` says ``sentence_level`` get one sentence at a time (split
     language-aware, paragraph breaks kept); each distinct segment is
     translated once, looked up in the persistent cache first, and stored as
     soon as its batch is done.
@@ -86,7 +117,7 @@ class TranslateStage:
 
     A translator that raises stops the run (``on_error='stop'``) or, by
     default, fails only its batch: those texts keep their original text,
-    flagged ``failed`` with the error, and the batch is recorded in ``stats``.
+    flagged ``failed`` with the error, and the batch is recorded in the result's stats.
     A model that is not available stops the run either way.
     """
 
@@ -111,9 +142,8 @@ class TranslateStage:
         self.cache = cache
         self.ratio_limit = ratio_limit
         self.on_error = on_error
-        self.stats = TranslateStats()
 
-    def run(self, ids: Sequence[str], texts: Sequence[str], langs: Sequence[str]) -> list[Translation]:
+    def run(self, ids: Sequence[str], texts: Sequence[str], langs: Sequence[str]) -> TranslateResult:
         results: list[Translation | None] = [None] * len(texts)
         by_lang: dict[str, list[int]] = defaultdict(list)
         for i, lang in enumerate(langs):
@@ -122,65 +152,50 @@ class TranslateStage:
             else:
                 by_lang[lang].append(i)
 
+        stats = TranslationStats()
         for lang, positions in sorted(by_lang.items()):
             assert self.translator is not None
             chosen = self._translator_for(lang, [ids[i] for i in positions])
             if chosen is None:
-                note = self._why_missing(self.translator, lang)
+                note = self.translator.missing(lang, self.pivot)
                 for i in positions:
                     results[i] = Translation(texts[i], texts[i], lang, self.pivot, self.translator.name, kept_original=True, note=note)
                 continue
-            chosen = self._routed(chosen, lang)
-            model = self._model_name(chosen.translator, lang)
-            for i, translation in zip(positions, self._translate([texts[i] for i in positions], lang, chosen), strict=True):
-                results[i] = replace(translation, model=model)
-        assert all(r is not None for r in results), "every text gets a translation"
-        return results  # type: ignore[return-value]
-
-    def _why_missing(self, named: NamedTranslator, lang: str) -> str:
-        translator = named.translator
-        why = translator.missing(lang) if hasattr(translator, "missing") else None
-        return why or f"{named.name} has no route {lang}->{self.pivot}"
+            chosen = chosen.routed(lang, self.pivot)
+            model, method = chosen.model_for(lang, self.pivot), chosen.info.method
+            translated, segment_stats = self._translate([texts[i] for i in positions], lang, chosen)
+            stats += segment_stats
+            for i, translation in zip(positions, translated, strict=True):
+                results[i] = replace(translation, model=model, method=method)
+        done = [r for r in results if r is not None]
+        assert len(done) == len(results), "every text gets a translation"
+        return TranslateResult(done, stats + TranslationStats.of_texts(done))
 
     def _translator_for(self, lang: str, ids: list[str]) -> NamedTranslator | None:
         """The translator that serves ``lang``; None to keep the original; raises per policy."""
         assert self.translator is not None
         if self.translator.translator.supports(lang, self.pivot):
             return self.translator
-        why = self._why_missing(self.translator, lang)
+        why = self.translator.missing(lang, self.pivot)
         if self.on_missing == "keep":
             return None
         if self.on_missing == "fallback":
             assert self.fallback is not None
             if self.fallback.translator.supports(lang, self.pivot):
                 return self.fallback
-            why += f"; fallback {self.fallback.name!r}: {self._why_missing(self.fallback, lang)}"
+            why += f"; fallback {self.fallback.name!r}: {self.fallback.missing(lang, self.pivot)}"
         raise TranslationError(
             f"translator {self.translator.name!r} has no route {lang}->{self.pivot} for "
             f"{len(ids)} text(s): {_preview(ids)} ({why})."
             + (" Set translator.on_missing: keep to keep their original text, or fallback with translator.fallback." if self.on_missing == "error" else "")
         )
 
-    def _routed(self, named: NamedTranslator, lang: str) -> NamedTranslator:
-        """The translator that does the work for ``lang``: a router hands over the one it chose,
-        so its sentence splitting, batching and caching apply, named ``router:<chosen>``."""
-        if not hasattr(named.translator, "route"):
-            return named
-        chosen = named.translator.route(lang, self.pivot)
-        assert chosen is not None, "supports() said a route exists"
-        return NamedTranslator(f"{named.name}:{chosen.name}", chosen.translator, chosen.settings)
-
-    def _model_name(self, translator: Translator, lang: str) -> str | None:
-        if hasattr(translator, "model_for"):
-            return translator.model_for(lang, self.pivot)
-        return getattr(translator, "model_name", None)
-
-    def _translate(self, texts: list[str], lang: str, named: NamedTranslator) -> list[Translation]:
+    def _translate(self, texts: list[str], lang: str, named: NamedTranslator) -> tuple[list[Translation], TranslationStats]:
         """Translate texts, sentence by sentence if the translator wants it, each distinct segment once."""
-        by_sentence = getattr(named.translator, "translates_sentences", False)
+        by_sentence = named.info.sentence_level
         layouts: list[list[Piece]] = [split_sentences(t, lang) if by_sentence else [Piece(t, "")] for t in texts]
         segments = [p.text for pieces in layouts for p in pieces if p.text.strip()]
-        translated, from_cache, failed = self._translate_segments(segments, lang, named)
+        translated, from_cache, failed, stats = self._translate_segments(segments, lang, named)
         out = []
         for text, pieces in zip(texts, layouts, strict=True):
             sentences = [p.text for p in pieces if p.text.strip()]
@@ -190,7 +205,8 @@ class TranslateStage:
                 continue
             outputs = [translated[p.text] if p.text.strip() else p.text for p in pieces]
             pivot = join_translations(pieces, outputs) if by_sentence else outputs[0]
-            ratio_note = self._ratio_note(text, pivot, lang)
+            # A gloss or a copy has no meaningful length ratio.
+            ratio_note = self._ratio_note(text, pivot, lang) if named.info.method == "mt" else None
             out.append(
                 Translation(
                     text, pivot, lang, self.pivot, named.name,
@@ -199,8 +215,7 @@ class TranslateStage:
                     note=ratio_note, suspicious=ratio_note is not None,
                 )
             )
-        self.stats.suspicious += sum(t.suspicious for t in out)
-        return out
+        return out, replace(stats, suspicious=sum(t.suspicious for t in out))
 
     def _ratio_note(self, source: str, pivot: str, lang: str) -> str | None:
         if len(source.strip()) < _RATIO_MIN_CHARS:
@@ -213,45 +228,45 @@ class TranslateStage:
 
     def _translate_segments(
         self, segments: list[str], lang: str, named: NamedTranslator
-    ) -> tuple[dict[str, str], set[str], dict[str, str]]:
-        """(translations, segments served from the cache, failed segment -> error)."""
+    ) -> tuple[dict[str, str], set[str], dict[str, str], TranslationStats]:
+        """(translations, segments served from the cache, failed segment -> error, counts)."""
         unique = list(dict.fromkeys(segments))
-        self.stats.segments += len(segments)
-        self.stats.unique_segments += len(unique)
         space = f"{named.name}|{named.settings}|{lang}->{self.pivot}"
-        use_cache = self.cache is not None and getattr(named.translator, "cacheable", True)
-        translated: dict[str, str] = {}
-        failed: dict[str, str] = {}
-        if use_cache:
-            assert self.cache is not None
-            translated = self.cache.get_many(space, unique)
-            self.stats.cache_hits += len(translated)
-            self.stats.cache_misses += len(unique) - len(translated)
+        cache = self.cache if named.info.cacheable else None
+        translated: dict[str, str] = cache.get_many(space, unique) if cache is not None else {}
         from_cache = set(translated)
+        cut_sentences = 0
+        failed_batches: list[tuple[str, int, str]] = []
+        failed: dict[str, str] = {}
         # Length-sorted chunks keep padding low; translators with their own
-        # token-budget batching ask for bigger chunks (``chunk_size``).
+        # token-budget batching ask for bigger chunks (``info.batch_size``).
         todo = sorted((s for s in unique if s not in translated), key=len)
-        size = getattr(named.translator, "chunk_size", self.batch_size)
+        size = named.info.batch_size or self.batch_size
         starts = range(0, len(todo), size)
         for start in track(starts, f"translate {lang}->{self.pivot}", total=len(starts), unit="batch"):
             batch = todo[start : start + size]
-            cut_before = getattr(named.translator, "oversized_splits", 0)
             try:
-                outputs = named.translator.translate(batch, lang, self.pivot)
+                result = named.translate(batch, lang, self.pivot)
             except ModelUnavailableError:
                 raise  # every batch of this language would fail alike: stop and say how to provide the model
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"
                 if self.on_error == "stop":
                     raise StageError(f"translate stage, translator {named.name!r} ({lang}->{self.pivot}): {error}") from exc
-                self.stats.failed_batches.append((lang, len(batch), error))
+                failed_batches.append((lang, len(batch), error))
                 failed.update((segment, error) for segment in batch)
                 continue
-            self.stats.oversized_sentences += getattr(named.translator, "oversized_splits", 0) - cut_before
-            if len(outputs) != len(batch):
-                raise StageError(f"translate stage, translator {named.name!r} returned {len(outputs)} texts for {len(batch)}")
-            if use_cache:
-                assert self.cache is not None
-                self.cache.put_many(space, zip(batch, outputs, strict=True))
-            translated.update(zip(batch, outputs, strict=True))
-        return translated, from_cache, failed
+            cut_sentences += result.cut_sentences
+            if len(result.texts) != len(batch):
+                raise StageError(f"translate stage, translator {named.name!r} returned {len(result.texts)} texts for {len(batch)}")
+            if cache is not None:
+                cache.put_many(space, zip(batch, result.texts, strict=True))
+            translated.update(zip(batch, result.texts, strict=True))
+        stats = TranslationStats(
+            segments=len(unique),
+            cache_hits=len(from_cache) if cache is not None else 0,
+            cache_misses=len(unique) - len(from_cache) if cache is not None else 0,
+            cut_sentences=cut_sentences,
+            failed_batches=tuple(failed_batches),
+        )
+        return translated, from_cache, failed, stats

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.records import Detection
+from pivotrec.pipeline.records import Detection
 
 
 class FastLangdetectDetector:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.records import Detection
+from pivotrec.pipeline.records import Detection
 
 
 class LinguaDetector:
@@ -26,9 +25,9 @@ class LinguaDetector:
 
     def __init__(self, params: Params) -> None:
         self.params = params
+        self._detector: Any = None
 
-    @cached_property
-    def _detector(self) -> Any:
+    def warm_up(self) -> None:
         from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
 
         if self.params.languages:
@@ -43,9 +42,11 @@ class LinguaDetector:
             builder = LanguageDetectorBuilder.from_languages(*Language.all())
         if self.params.low_accuracy:
             builder = builder.with_low_accuracy_mode()
-        return builder.build()
+        self._detector = builder.build()
 
     def detect(self, texts: Sequence[str]) -> list[Detection]:
+        if self._detector is None:
+            raise RuntimeError("lingua: warm_up() was not called")
         out = []
         for text in texts:
             values = self._detector.compute_language_confidence_values(text)

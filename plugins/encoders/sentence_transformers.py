@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.protocols import EncodeMode
+from pivotrec.pipeline.errors import ModelUnavailableError
+from pivotrec.pipeline.protocols import EncodeMode
 
 
 def bundled_minilm_path() -> str:
@@ -45,16 +45,18 @@ class SentenceTransformersEncoder:
         #: Truncate inputs to this many tokens (all-MiniLM-L6-v2 was trained on 128); None keeps the model's.
         max_seq_length: int | None = Field(None, ge=8)
 
+    multilingual = False
+
     def __init__(self, params: Params) -> None:
         self.params = params
         self.multilingual = params.multilingual
+        self._model: Any = None
 
     @property
     def model_name(self) -> str:
         return self.params.model or "sentence-transformers/all-MiniLM-L6-v2 (bundled)"
 
-    @cached_property
-    def _model(self) -> Any:
+    def warm_up(self) -> None:
         from sentence_transformers import SentenceTransformer
 
         source = self.params.model or bundled_minilm_path()
@@ -69,12 +71,14 @@ class SentenceTransformersEncoder:
                 else f"{source!r} is neither a local directory nor a cached Hugging Face model; "
                 "download it where the network is reachable (huggingface-cli download ID) or point encoder.params.model to a local copy"
             )
-            raise OSError(f"cannot load encoder model: {hint}") from exc
+            raise ModelUnavailableError(f"cannot load encoder model: {hint}") from exc
         if self.params.max_seq_length is not None:
             model.max_seq_length = self.params.max_seq_length
-        return model.eval()  # loaded in training mode: dropout would make vectors random
+        self._model = model.eval()  # loaded in training mode: dropout would make vectors random
 
     def encode(self, texts: Sequence[str], mode: EncodeMode) -> np.ndarray:
+        if self._model is None:
+            raise RuntimeError("sentence-transformers: warm_up() was not called")
         prefix = self.params.query_prefix if mode == "query" else self.params.passage_prefix
         vectors = self._model.encode(
             [prefix + t for t in texts],

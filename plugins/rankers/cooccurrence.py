@@ -8,8 +8,8 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.records import Document, Hit, Query
-from plugins.rankers.scoring import top_k_indices
+from pivotrec.pipeline.records import Document, Hit, Query
+from pivotrec.plugins.rankers.scoring import top_k_indices
 
 KIND = "cooccurrence"
 
@@ -55,7 +55,7 @@ class CooccurrenceRanker:
     def search(self, queries: Sequence[Query], vectors: np.ndarray | None, k: int) -> list[list[Hit]]:
         if self._counts is None:
             raise RuntimeError("search before index")
-        results = []
+        results: list[list[Hit]] = []
         for query in queries:
             rows = [self._rows[h] for h in dict.fromkeys(query.history) if h in self._rows]
             if not rows:

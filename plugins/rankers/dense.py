@@ -9,8 +9,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from pipeline.records import Document, Hit, Query
-from plugins.rankers.scoring import load_index, save_index, top_k_indices
+from pivotrec.pipeline.records import Document, Hit, Query
+from pivotrec.plugins.rankers.scoring import load_index, save_index, top_k_indices
 
 KIND = "dense"
 

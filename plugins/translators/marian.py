@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from models import load_manifest
-from plugins.translators.seq2seq import Seq2SeqParams, Seq2SeqTranslator
+from pivotrec.models import load_manifest
+from pivotrec.plugins.translators.seq2seq import Seq2SeqParams, Seq2SeqTranslator
 
 _MANIFEST = load_manifest("marian")
 

@@ -3,29 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Union
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from pipeline import registry
-from pipeline.errors import PivotrecError
-from pipeline.stages.translate import NamedTranslator
+from pivotrec.pipeline.errors import TranslationError
+from pivotrec.pipeline.protocols import ExplainsMissingRoutes, Route
+from pivotrec.pipeline.refs import TranslatorRef
 
 WILDCARD = "*"
-
-
-class Target(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    plugin: str
-    params: dict[str, Any] = Field(default_factory=dict)
-
-
-RouteValue = Union[str, Target, list[Union[str, Target]]]
-
-
-def _targets(value: RouteValue) -> list[Target]:
-    values = value if isinstance(value, list) else [value]
-    return [Target(plugin=v) if isinstance(v, str) else v for v in values]
 
 
 class RouterTranslator:
@@ -36,74 +22,56 @@ class RouterTranslator:
     serves every language without a route of its own. A language no candidate
     supports is left to the translate stage's ``on_missing`` policy.
 
-    The translate stage asks ``route()`` and works with the chosen translator
-    itself, so that translator's sentence splitting, batching and cache keys
-    apply as if it were configured alone.
+    Each route target is a plugin reference: the config resolves it (its
+    params at ``translator.params.routes.<lang>[i].params``) and the builder
+    builds it before the router. The translate stage asks ``route()`` and works
+    with the chosen translator itself, so that translator's sentence
+    splitting, batching and cache keys apply as if it were configured alone.
     """
 
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
-        routes: dict[str, RouteValue] = Field(min_length=1)
+        routes: dict[str, list[TranslatorRef]] = Field(min_length=1)
+
+        @field_validator("routes", mode="before")
+        @classmethod
+        def _one_or_many(cls, routes: Any) -> Any:
+            if not isinstance(routes, dict):
+                return routes
+            return {lang: value if isinstance(value, list) else [value] for lang, value in routes.items()}
 
         @field_validator("routes")
         @classmethod
-        def _check_targets(cls, routes: dict[str, RouteValue]) -> dict[str, RouteValue]:
-            problems = []
-            for lang, value in routes.items():
-                for target in _targets(value):
-                    if target.plugin == "router":
-                        problems.append(f"{lang}: a router cannot route to another router")
-                        continue
-                    try:
-                        plugin = registry.load("translator", target.plugin)
-                        plugin.Params.model_validate(target.params)
-                    except PivotrecError as exc:
-                        problems.append(f"{lang}: {exc}")
-                    except ValidationError as exc:
-                        details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-                        problems.append(f"{lang}: {target.plugin}.params: {details}")
-            if problems:
-                raise ValueError(" | ".join(problems))
+        def _no_nested_router(cls, routes: dict[str, list[TranslatorRef]]) -> dict[str, list[TranslatorRef]]:
+            for lang, refs in routes.items():
+                if any(ref.plugin == "router" for ref in refs):
+                    raise ValueError(f"{lang}: a router cannot route to another router")
             return routes
 
     def __init__(self, params: Params) -> None:
         self.params = params
-        built: dict[str, NamedTranslator] = {}
-        self.routes: dict[str, list[NamedTranslator]] = {}
-        for lang, value in params.routes.items():
-            chain = []
-            for target in _targets(value):
-                key = target.model_dump_json()
-                if key not in built:
-                    cls = registry.load("translator", target.plugin)
-                    options = cls.Params.model_validate(target.params)
-                    built[key] = NamedTranslator.with_settings(target.plugin, cls(options), options.model_dump(mode="json"))
-                chain.append(built[key])
-            self.routes[lang] = chain
 
-    def route(self, src: str, tgt: str) -> NamedTranslator | None:
+    def _candidates(self, src: str) -> list[Route]:
+        refs = self.params.routes.get(src, self.params.routes.get(WILDCARD, []))
+        return [Route(ref.plugin, ref.instance, ref.resolved.params) for ref in refs]
+
+    def route(self, src: str, tgt: str) -> Route | None:
         """The first translator of ``src``'s route (or ``"*"``) that supports the pair."""
-        for candidate in self.routes.get(src, self.routes.get(WILDCARD, [])):
-            if candidate.translator.supports(src, tgt):
-                return candidate
-        return None
-
-    def translators(self) -> list[NamedTranslator]:
-        """Every translator a language may be handed to, each once."""
-        return list({id(named): named for chain in self.routes.values() for named in chain}.values())
+        return next((c for c in self._candidates(src) if c.translator.supports(src, tgt)), None)
 
     def supports(self, src: str, tgt: str) -> bool:
         return self.route(src, tgt) is not None
 
     def missing(self, src: str) -> str:
-        candidates = self.routes.get(src, self.routes.get(WILDCARD, []))
+        candidates = self._candidates(src)
         if not candidates:
             return f"router has no route for {src!r} and no '*' route"
-        reasons = [f"{c.name}: {c.translator.missing(src)}" if hasattr(c.translator, "missing") else f"{c.name}: no route" for c in candidates]
-        return "; ".join(reasons)
+        return "; ".join(
+            f"{c.name}: {c.translator.missing(src) if isinstance(c.translator, ExplainsMissingRoutes) else 'no route'}" for c in candidates
+        )
 
     def translate(self, texts: Sequence[str], src: str, tgt: str) -> list[str]:
         chosen = self.route(src, tgt)
         if chosen is None:
-            raise ValueError(f"no translator routes {src}->{tgt}: {self.missing(src)}")
+            raise TranslationError(f"no translator routes {src}->{tgt}: {self.missing(src)}")
         return list(chosen.translator.translate(texts, src, tgt))

@@ -17,8 +17,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.model_store import ModelUnavailableError, ct2_model, resolve_source
-from pipeline.segment import split_to_fit
+from pivotrec.pipeline.model_store import ModelUnavailableError, ct2_model, resolve_source
+from pivotrec.pipeline.protocols import TranslatedBatch, TranslatorInfo
+from pivotrec.pipeline.segment import split_to_fit
 
 Backend = Literal["ctranslate2", "transformers"]
 Device = Literal["auto", "cpu", "cuda"]
@@ -101,10 +102,6 @@ class Seq2SeqEngine:
         self.model_name = model
         self.params = params
         self.device = resolve_device(params)
-        if self.device == "cuda" and not _cuda_available(params.backend):
-            # Checked here, where the model would load, not when the plugin is built:
-            # a Ray driver without a GPU builds plugins for workers that have one.
-            raise ModelUnavailableError(f"device: cuda, but {params.backend} sees no CUDA GPU here; set device: auto (CPU when there is no GPU) or cpu")
         self.compute_type = resolve_compute_type(params, self.device)
         self.source = resolve_source(model, params.revision)
         self.tokenizer = AutoTokenizer.from_pretrained(self.source)
@@ -128,7 +125,7 @@ class Seq2SeqEngine:
         if codes.source is not None:
             self.tokenizer.src_lang = codes.source
         ids = self.tokenizer(list(texts), add_special_tokens=True)["input_ids"]
-        return [self.tokenizer.convert_ids_to_tokens(row) for row in ids]
+        return [list(self.tokenizer.convert_ids_to_tokens(row)) for row in ids]
 
     def translate_tokens(self, sources: list[list[str]], codes: LanguageCodes) -> list[list[str]]:
         """Output tokens (without language code or end of sentence), in input order."""
@@ -200,29 +197,44 @@ class Seq2SeqEngine:
             if tok.eos_token_id in body:
                 body = body[: body.index(tok.eos_token_id)]
             body = body[:limit]  # the same bound as CTranslate2's, which leaves room for the end token
-            out.append(tok.convert_ids_to_tokens([t for t in body if t != tok.pad_token_id]))
+            out.append(list(tok.convert_ids_to_tokens([t for t in body if t != tok.pad_token_id])))
         return out
 
     def detokenize(self, tokens: list[str]) -> str:
-        return self.tokenizer.decode(self.tokenizer.convert_tokens_to_ids(tokens), skip_special_tokens=True).strip()
+        return str(self.tokenizer.decode(self.tokenizer.convert_tokens_to_ids(tokens), skip_special_tokens=True)).strip()
 
 
 class Seq2SeqTranslator:
     """Base of sentence-level neural translators; subclasses choose models and language codes."""
 
     Params = Seq2SeqParams
-    #: The translate stage sends one sentence at a time.
-    translates_sentences = True
 
     def __init__(self, params: Seq2SeqParams) -> None:
         self.params = params
+        #: Loaded models by id: one per source language for Marian, so a model
+        #: loads when the catalogue first has text in its language.
         self._engines: dict[str, Seq2SeqEngine] = {}
-        #: Sentences longer than ``max_input_tokens`` that had to be cut.
-        self.oversized_splits = 0
 
     @property
-    def chunk_size(self) -> int:
-        return self.params.chunk_size
+    def info(self) -> TranslatorInfo:
+        # One sentence at a time; chunks as large as its token-budget batching wants.
+        return TranslatorInfo(sentence_level=True, batch_size=self.params.chunk_size, method="mt")
+
+    def warm_up(self) -> None:
+        """Import the backend and check the device, so a missing engine or GPU fails before any batch.
+
+        Checked here, in the process that translates, not when the plugin is
+        built: a Ray driver without a GPU builds plugins for workers that have one.
+        """
+        try:
+            if self.params.backend == "ctranslate2":
+                import ctranslate2  # noqa: F401
+            else:
+                import transformers  # noqa: F401
+        except ImportError as exc:
+            raise ModelUnavailableError(f"the {self.params.backend} backend is not installed: pip install 'pivotrec[ctranslate2]'") from exc
+        if resolve_device(self.params) == "cuda" and not _cuda_available(self.params.backend):
+            raise ModelUnavailableError(f"device: cuda, but {self.params.backend} sees no CUDA GPU here; set device: auto (CPU when there is no GPU) or cpu")
 
     def cache_settings(self) -> dict[str, Any]:
         settings = self.params.model_dump(mode="json", exclude=_SPEED_ONLY)
@@ -247,6 +259,10 @@ class Seq2SeqTranslator:
         return self._engines[model]
 
     def translate(self, texts: Sequence[str], src: str, tgt: str) -> list[str]:
+        return self.translate_batch(texts, src, tgt).texts
+
+    def translate_batch(self, texts: Sequence[str], src: str, tgt: str) -> TranslatedBatch:
+        """Translations, and how many sentences were longer than ``max_input_tokens`` and cut."""
         model = self.model_for(src, tgt)
         if model is None:
             raise ValueError(f"no model for {src}->{tgt}")
@@ -259,16 +275,17 @@ class Seq2SeqTranslator:
 
         sources: list[list[str]] = []
         owners: list[int] = []
+        cut = 0
         for index, (text, tokens) in enumerate(zip(texts, engine.tokens(texts, codes), strict=True)):
             if len(tokens) <= limit:
                 sources.append(tokens)
                 owners.append(index)
                 continue
-            self.oversized_splits += 1
+            cut += 1
             pieces = split_to_fit(text, fits)
             sources += engine.tokens(pieces, codes)
             owners += [index] * len(pieces)
         parts: list[list[str]] = [[] for _ in texts]
         for owner, tokens in zip(owners, engine.translate_tokens(sources, codes), strict=True):
             parts[owner].append(engine.detokenize(tokens))
-        return [" ".join(p for p in pieces if p) for pieces in parts]
+        return TranslatedBatch([" ".join(p for p in pieces if p) for pieces in parts], cut_sentences=cut)

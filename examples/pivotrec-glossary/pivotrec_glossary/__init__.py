@@ -33,16 +33,21 @@ class GlossaryTranslator:
                 raise ValueError("give 'entries' or 'files'")
             return self
 
-    #: Recorded in each Translation as the model that produced it.
-    model_name = "glossary"
-
     def __init__(self, params: Params) -> None:
+        # Cheap: pivotrec builds plugins to validate configs. Files are read in warm_up().
         self.params = params
         self.glossary: dict[str, dict[str, str]] = {lang: {w.lower(): t for w, t in words.items()} for lang, words in params.entries.items()}
-        for path in params.files:
+
+    def warm_up(self) -> None:
+        """Called once by pivotrec before the first batch."""
+        for path in self.params.files:
             with path.open(encoding="utf-8", newline="") as handle:
                 for row in csv.DictReader(handle, delimiter="\t"):
                     self.glossary.setdefault(row["lang"], {})[row["word"].lower()] = row["translation"]
+
+    def model_for(self, src: str, tgt: str) -> str:
+        """Recorded in each Translation as the model that produced it."""
+        return "glossary"
 
     def supports(self, src: str, tgt: str) -> bool:
         return tgt == "en" and src in self.glossary

@@ -11,5 +11,5 @@ def test_translates_known_words_and_keeps_the_rest():
 
 
 def test_registered_through_the_entry_point():
-    registry = pytest.importorskip("pipeline.registry")
+    registry = pytest.importorskip("pivotrec.pipeline.registry")
     assert registry.load("translator", "glossary") is GlossaryTranslator

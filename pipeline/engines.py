@@ -1,0 +1,64 @@
+"""Where the heavy stages run: in this process, or on Ray Data actor pools.
+
+Both engines translate and encode behind one interface, so the runner orders
+stages without knowing which engine does the work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+from pivotrec.pipeline.build import Builder
+from pivotrec.pipeline.config import RunConfig
+from pivotrec.pipeline.errors import stage_errors
+from pivotrec.pipeline.protocols import EncodeMode
+from pivotrec.pipeline.refs import EncoderRef
+from pivotrec.pipeline.stages import EncodeStage
+from pivotrec.pipeline.stages.translate import TranslateResult
+
+
+class Engine(Protocol):
+    def translate(self, ids: Sequence[str], texts: Sequence[str], langs: Sequence[str]) -> TranslateResult:
+        """Translations of ``texts`` (in order) with their counts."""
+        ...
+
+    def encode(self, encoder: EncoderRef, texts: Sequence[str], mode: EncodeMode) -> np.ndarray:
+        """One unit vector per text from ``encoder``."""
+        ...
+
+    def warm_up(self) -> None:
+        """Load the translators and encoders where they will run (once)."""
+        ...
+
+
+class LocalEngine:
+    """Translates and encodes in this process with plugins from the run's builder."""
+
+    def __init__(self, config: RunConfig, builder: Builder) -> None:
+        self.builder = builder
+        self.translate_stage = builder.translate_stage(config.translator, config.pivot)
+        self.translator_name = config.translator.plugin if config.translator else "none"
+        self.refs = [config.translator, config.translator.fallback if config.translator else None, *config.encoders()]
+        self.encoders: dict[str, EncodeStage] = {ref.resolved.identity: EncodeStage(builder.build(ref)) for ref in config.encoders()}
+
+    def warm_up(self) -> None:
+        self.builder.warm_up(self.refs)
+
+    def translate(self, ids: Sequence[str], texts: Sequence[str], langs: Sequence[str]) -> TranslateResult:
+        with stage_errors("translate", f"translator {self.translator_name!r}"):
+            return self.translate_stage.run(ids, texts, langs)
+
+    def encode(self, encoder: EncoderRef, texts: Sequence[str], mode: EncodeMode) -> np.ndarray:
+        with stage_errors("encode", f"encoder {encoder.plugin!r}"):
+            return self.encoders[encoder.resolved.identity].run(texts, mode)
+
+
+def make_engine(config: RunConfig, builder: Builder) -> Engine:
+    if config.engine == "ray":
+        from pivotrec.pipeline.distributed import RayEngine
+
+        return RayEngine(config)
+    return LocalEngine(config, builder)
