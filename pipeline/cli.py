@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -108,11 +108,22 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
 
 def cmd_datasets_prepare(args: argparse.Namespace) -> int:
-    from pivotrec.pipeline.evaluation.datasets import prepare_sib200, prepare_xquad_r
+    from pivotrec.pipeline.evaluation.datasets import load_dataset, prepare_sib200, prepare_xquad_r
 
-    prepare = {"xquad-r": prepare_xquad_r, "sib200": prepare_sib200}[args.name]
-    out = prepare(Path(args.source), Path(args.out))
-    console.print(f"{args.name} written to {out} (items.jsonl, queries.jsonl, qrels.tsv)")
+    prepare: Callable[..., Path] = prepare_xquad_r if args.name == "xquad-r" else prepare_sib200
+    # Unset options keep each converter's own default (split: all for xquad-r, test for sib200).
+    options: dict[str, object] = {}
+    if args.split:
+        options["split"] = args.split
+    if args.languages:
+        options["languages"] = [lang.strip() for lang in args.languages.split(",") if lang.strip()]
+    out = prepare(Path(args.source), Path(args.out), **options)
+    dataset = load_dataset(out)
+    rows = sum(len(grades) for grades in dataset.qrels.values())
+    console.print(
+        f"{dataset.name} written to {out}: {len(dataset.items):,} items, {len(dataset.queries):,} queries, {rows:,} qrels rows",
+        highlight=False, soft_wrap=True,
+    )
     return 0
 
 
@@ -158,10 +169,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     datasets = sub.add_parser("datasets", help="convert public labelled datasets into pivotrec's dataset layout")
     datasets_sub = datasets.add_subparsers(dest="action", required=True)
-    prepare = datasets_sub.add_parser("prepare", help="convert XQuAD-R or SIB-200")
+    prepare = datasets_sub.add_parser("prepare", help="convert XQuAD-R (or other LAReQA-style data) or SIB-200")
     prepare.add_argument("name", choices=["xquad-r", "sib200"])
-    prepare.add_argument("source", help="folder of the original files, e.g. ../shared/data/xquad_r")
+    prepare.add_argument("source", help="folder of the original files, e.g. ../shared/data/xquad_r (xquad-r: any set of <lang>.json files)")
     prepare.add_argument("out", help="output folder")
+    prepare.add_argument(
+        "--split", choices=["dev", "test", "all"],
+        help="dev to tune, test to report (disjoint): xquad-r by article (every third English article is dev), "
+        "sib200 by its dev.tsv/test.tsv; all: everything (default: all for xquad-r, test for sib200)",
+    )
+    prepare.add_argument("--languages", help="comma-separated language codes to keep, e.g. de,en,zh (default: every language in SOURCE)")
     prepare.set_defaults(handler=cmd_datasets_prepare)
 
     models = sub.add_parser("models", help="prepare translation models ahead of a run")
