@@ -7,8 +7,10 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-APERTIUM_PACKAGES := apertium apertium-eng-spa apertium-eng-cat apertium-en-gl apertium-eu-en apertium-eo-en apertium-fr-es apertium-es-pt
-SYSTEM_PACKAGES := $(APERTIUM_PACKAGES)
+APERTIUM_PACKAGES := apertium apertium-eng-spa apertium-eng-cat apertium-en-gl apertium-eu-en apertium-eo-en apertium-fr-es apertium-es-pt apertium-spa-ita
+# FreeDict dictionaries into English for the lexicon (gloss) translator.
+FREEDICT_PACKAGES := dict-freedict-deu-eng dict-freedict-jpn-eng dict-freedict-ara-eng dict-freedict-ell-eng dict-freedict-tur-eng dict-freedict-swh-eng
+SYSTEM_PACKAGES := $(APERTIUM_PACKAGES) $(FREEDICT_PACKAGES)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup system-deps demo test typecheck clean
@@ -32,7 +34,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[dense,lingua,translate,ctranslate2,direct,ann,ray,test,bench]"
+	$(BIN)/pip install --quiet -e ".[dense,lingua,translate,ctranslate2,direct,ann,ray,lexicon,test,bench]"
 	touch $(STAMP)
 
 demo: setup
