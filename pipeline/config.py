@@ -47,6 +47,13 @@ class RankerSpec(RankerRef):
         return self.name or self.plugin
 
 
+def default_embedding_cache() -> Path:
+    """``$PIVOTREC_EMBEDDING_CACHE`` or ``<cache dir>/embeddings.sqlite``."""
+    if os.environ.get("PIVOTREC_EMBEDDING_CACHE"):
+        return Path(os.environ["PIVOTREC_EMBEDDING_CACHE"])
+    return cache_dir() / "embeddings.sqlite"
+
+
 def default_translation_cache() -> Path:
     """``$PIVOTREC_CACHE`` or ``$XDG_CACHE_HOME/pivotrec/translations.sqlite``."""
     if os.environ.get("PIVOTREC_CACHE"):
@@ -143,6 +150,9 @@ class RunConfig(_Strict):
     translator: TranslatorSpec | None = Field(default_factory=lambda: TranslatorSpec(plugin="identity"))
     #: The encoder of rankers that name none of their own.
     encoder: EncoderRef | None = None
+    #: SQLite cache of vectors, keyed by encoder, its settings, mode and text; shared by
+    #: runs and compare arms. null turns it off.
+    embedding_cache: Path | None = Field(default_factory=default_embedding_cache)
     rankers: list[RankerSpec] = Field(min_length=1)
     fusion: FusionSpec = Field(default_factory=FusionSpec)
     recommend: RecommendSpec = Field(default_factory=RecommendSpec)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,7 +34,9 @@ from pivotrec.pipeline.errors import ConfigError, stage_errors
 from pivotrec.pipeline.protocols import EncodeMode
 from pivotrec.pipeline.refs import EncoderRef, PluginRef, walk
 from pivotrec.pipeline.records import Translation
+from pivotrec.pipeline.embedding_cache import EmbeddingCache
 from pivotrec.pipeline.stages import EncodeStage
+from pivotrec.pipeline.stages.encode import Encoded
 from pivotrec.pipeline.stages.translate import TranslateResult
 from pivotrec.pipeline.stats import TranslationStats
 
@@ -77,16 +80,20 @@ class TranslateActor:
 
 
 class EncodeActor:
-    """Builds, warms and holds one encoder for the life of the actor."""
+    """Builds, warms and holds one encoder (and the embedding cache) for the life of the actor."""
 
-    def __init__(self, encoder: EncoderRef, mode: EncodeMode) -> None:
+    def __init__(self, encoder: EncoderRef, mode: EncodeMode, cache: Path | None) -> None:
         builder = Builder()
-        self.stage = EncodeStage(builder.build(encoder))
+        self.stage = EncodeStage(builder.build(encoder), cache=EmbeddingCache(cache) if cache else None, namespace=encoder.resolved.identity)
         builder.warm_up([encoder])
         self.mode = mode
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
-        return {"position": batch["position"], "vector": self.stage.run(list(batch["text"]), self.mode)}
+        encoded = self.stage.run(list(batch["text"]), self.mode)
+        # The batch's counts travel on its first row.
+        counts = np.zeros((len(encoded.vectors), 2), dtype=np.int64)
+        counts[0] = (encoded.from_cache, encoded.encoded)
+        return {"position": batch["position"], "vector": encoded.vectors, "counts": counts}
 
 
 class RayEngine:
@@ -98,6 +105,7 @@ class RayEngine:
         except ImportError as exc:
             raise ConfigError("engine", ["'ray' needs Ray Data: pip install 'pivotrec[ray]'"]) from exc
         self.settings = config.ray
+        self.embedding_cache = config.embedding_cache
         self.translator = config.translator
         self.pivot = config.pivot
         if not ray.is_initialized():
@@ -141,11 +149,13 @@ class RayEngine:
         stats = sum((TranslationStats.from_json(row["stats"]) for row in results if row["stats"]), TranslationStats())
         return TranslateResult([Translation(**json.loads(row["translation"])) for row in results], stats)
 
-    def encode(self, encoder: EncoderRef, texts: Sequence[str], mode: EncodeMode) -> np.ndarray:
+    def encode(self, encoder: EncoderRef, texts: Sequence[str], mode: EncodeMode) -> Encoded:
         rows = [{"position": n, "text": t} for n, t in enumerate(texts)]
+        constructor = {"encoder": encoder, "mode": mode, "cache": self.embedding_cache}
         with stage_errors("encode", f"encoder {encoder.plugin!r} on Ray"):
-            results = self._map(rows, EncodeActor, {"encoder": encoder, "mode": mode}, self.encoder_gpus[encoder.resolved.identity])
-        return np.vstack([row["vector"] for row in results]).astype(np.float32, copy=False)
+            results = self._map(rows, EncodeActor, constructor, self.encoder_gpus[encoder.resolved.identity])
+        counts = np.vstack([row["counts"] for row in results]).sum(axis=0)
+        return Encoded(np.vstack([row["vector"] for row in results]).astype(np.float32, copy=False), int(counts[0]), int(counts[1]))
 
 
 def _rows(batch: dict[str, np.ndarray]) -> list[dict[str, Any]]:

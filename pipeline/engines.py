@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-import numpy as np
-
 from pivotrec.pipeline.build import Builder
 from pivotrec.pipeline.config import RunConfig
 from pivotrec.pipeline.errors import stage_errors
 from pivotrec.pipeline.protocols import EncodeMode
 from pivotrec.pipeline.refs import EncoderRef
+from pivotrec.pipeline.embedding_cache import EmbeddingCache
 from pivotrec.pipeline.stages import EncodeStage
+from pivotrec.pipeline.stages.encode import Encoded
 from pivotrec.pipeline.stages.translate import TranslateResult
 
 
@@ -25,8 +25,8 @@ class Engine(Protocol):
         """Translations of ``texts`` (in order) with their counts."""
         ...
 
-    def encode(self, encoder: EncoderRef, texts: Sequence[str], mode: EncodeMode) -> np.ndarray:
-        """One unit vector per text from ``encoder``."""
+    def encode(self, encoder: EncoderRef, texts: Sequence[str], mode: EncodeMode) -> Encoded:
+        """One unit vector per text from ``encoder``, with what the embedding cache served."""
         ...
 
     def warm_up(self) -> None:
@@ -42,7 +42,10 @@ class LocalEngine:
         self.translate_stage = builder.translate_stage(config.translator, config.pivot)
         self.translator_name = config.translator.plugin if config.translator else "none"
         self.refs = [config.translator, config.translator.fallback if config.translator else None, *config.encoders()]
-        self.encoders: dict[str, EncodeStage] = {ref.resolved.identity: EncodeStage(builder.build(ref)) for ref in config.encoders()}
+        cache = EmbeddingCache(config.embedding_cache) if config.embedding_cache else None
+        self.encoders: dict[str, EncodeStage] = {
+            ref.resolved.identity: EncodeStage(builder.build(ref), cache=cache, namespace=ref.resolved.identity) for ref in config.encoders()
+        }
 
     def warm_up(self) -> None:
         self.builder.warm_up(self.refs)
@@ -51,7 +54,7 @@ class LocalEngine:
         with stage_errors("translate", f"translator {self.translator_name!r}"):
             return self.translate_stage.run(ids, texts, langs)
 
-    def encode(self, encoder: EncoderRef, texts: Sequence[str], mode: EncodeMode) -> np.ndarray:
+    def encode(self, encoder: EncoderRef, texts: Sequence[str], mode: EncodeMode) -> Encoded:
         with stage_errors("encode", f"encoder {encoder.plugin!r}"):
             return self.encoders[encoder.resolved.identity].run(texts, mode)
 

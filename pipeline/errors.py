@@ -44,6 +44,10 @@ class TranslationError(PivotrecError):
     """A text cannot be translated to the pivot (no route, model failure)."""
 
 
+class CacheError(PivotrecError):
+    """A translation or embedding cache cannot be opened or written."""
+
+
 class ModelUnavailableError(PivotrecError):
     """A model id or folder cannot be found (offline, wrong id, missing folder)."""
 

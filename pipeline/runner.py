@@ -106,10 +106,10 @@ class Pipeline:
         encoder: Encoder = self.builder.build(encoder_ref)
         first, second = texts_to_read(docs, reads, encoder.multilingual)
         with self._step("encode"):
-            vectors = self.engine.encode(encoder_ref, first, mode)
-            if second is not None:
-                vectors = mean_of_unit(vectors, self.engine.encode(encoder_ref, second, mode))
-        return vectors
+            encoded = [self.engine.encode(encoder_ref, texts, mode) for texts in (first, second) if texts is not None]
+        self.summary.vectors_from_cache += sum(e.from_cache for e in encoded)
+        self.summary.vectors_encoded += sum(e.encoded for e in encoded)
+        return encoded[0].vectors if len(encoded) == 1 else mean_of_unit(encoded[0].vectors, encoded[1].vectors)
 
     def ranker_vectors(self, docs: Sequence[Document], mode: EncodeMode) -> dict[str, np.ndarray]:
         """Per ranker that needs vectors, its vectors of ``docs``; each (encoder, text) pair encoded once."""

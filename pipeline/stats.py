@@ -150,6 +150,9 @@ class RunSummary:
     items_read: int = 0
     users_read: int = 0
     translation: TranslationStats = field(default_factory=TranslationStats)
+    #: Distinct texts per encoder call served by the embedding cache, and encoded in this run.
+    vectors_from_cache: int = 0
+    vectors_encoded: int = 0
     recommendations: int = 0
     #: Users with no recommendation at all (each is in the errors file with the reason).
     users_unserved: int = 0
@@ -164,6 +167,7 @@ class RunSummary:
         return [
             f"read {self.items_read} items and {self.users_read} users",
             *self.translation.lines(),
+            f"vectors: {self.vectors_encoded} encoded, {self.vectors_from_cache} from the embedding cache",
             f"wrote {self.recommendations} recommendations"
             + (f"; {self.users_unserved} user(s) got none" if self.users_unserved else ""),
             *([f"{self.problems} problem(s) written to {self.errors_file}"] if self.errors_file else []),

@@ -29,6 +29,7 @@ def _private_model_and_translation_caches(tmp_path_factory: pytest.TempPathFacto
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PIVOTREC_MODELS", str(root / "models"))
         patch.setenv("PIVOTREC_CACHE", str(root / "translations.sqlite"))
+        patch.setenv("PIVOTREC_EMBEDDING_CACHE", str(root / "embeddings.sqlite"))
         yield root
 
 

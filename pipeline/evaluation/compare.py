@@ -90,6 +90,8 @@ def run_arm(config_path: str, dataset_dir: str, depth: int, quiet: bool, example
             "segments_from_cache": counts.cache_hits,
             "texts_kept_original": counts.texts_kept_original,
             "cache_hit_rate": counts.cache_hit_rate,
+            "vectors_encoded": summary.vectors_encoded,
+            "vectors_from_cache": summary.vectors_from_cache,
             "peak_rss_mb": _peak_rss_mb(),
         },
         "summary": summary.lines(),

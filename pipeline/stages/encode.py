@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
+from pivotrec.pipeline.embedding_cache import EmbeddingCache
 from pivotrec.pipeline.progress import track
 from pivotrec.pipeline.protocols import EncodeMode, Encoder
 from pivotrec.pipeline.records import Document
@@ -16,25 +18,47 @@ VectorText = Literal["auto", "original", "pivot", "translated", "both"]
 _SENTENCE_METHODS = frozenset({"mt", "table"})
 
 
-class EncodeStage:
-    """Texts to L2-normalised float32 vectors, in batches with a progress bar."""
+@dataclass(frozen=True)
+class Encoded:
+    """One call's vectors, row i for text i, and where they came from."""
 
-    def __init__(self, encoder: Encoder, batch_size: int = 256) -> None:
+    vectors: np.ndarray
+    #: Distinct texts served by the embedding cache, and encoded now.
+    from_cache: int = 0
+    encoded: int = 0
+
+
+class EncodeStage:
+    """Texts to L2-normalised float32 vectors: each distinct text once, looked up in the
+    embedding cache first, the rest encoded in batches (stored batch by batch) with a progress bar.
+
+    ``namespace`` identifies the encoder and every setting that changes its vectors;
+    the mode (query or passage) is added to it, so vectors never cross settings.
+    """
+
+    def __init__(self, encoder: Encoder, batch_size: int = 256, cache: EmbeddingCache | None = None, namespace: str = "") -> None:
         self.encoder = encoder
         self.batch_size = batch_size
+        self.cache = cache
+        self.namespace = namespace
 
-    def run(self, texts: Sequence[str], mode: EncodeMode) -> np.ndarray:
-        starts = range(0, len(texts), self.batch_size)
-        blocks = [
-            self.encoder.encode(texts[start : start + self.batch_size], mode)
-            for start in track(starts, f"encode {mode} texts", total=len(starts), unit="batch")
-        ]
-        if not blocks:
-            return np.zeros((0, 0), dtype=np.float32)
-        vectors = np.vstack(blocks).astype(np.float32, copy=False)
-        if vectors.shape[0] != len(texts):
-            raise ValueError(f"encoder returned {vectors.shape[0]} vectors for {len(texts)} texts")
-        return vectors
+    def run(self, texts: Sequence[str], mode: EncodeMode) -> Encoded:
+        unique = list(dict.fromkeys(texts))
+        space = f"{self.namespace}|{mode}"
+        found = self.cache.get_many(space, unique) if self.cache is not None else {}
+        todo = [t for t in unique if t not in found]
+        starts = range(0, len(todo), self.batch_size)
+        for start in track(starts, f"encode {mode} texts", total=len(starts), unit="batch"):
+            batch = todo[start : start + self.batch_size]
+            vectors = np.asarray(self.encoder.encode(batch, mode), dtype=np.float32)
+            if vectors.shape[0] != len(batch):
+                raise ValueError(f"encoder returned {vectors.shape[0]} vectors for {len(batch)} texts")
+            if self.cache is not None:
+                self.cache.put_many(space, batch, vectors)
+            found.update(zip(batch, vectors, strict=True))
+        if not texts:
+            return Encoded(np.zeros((0, 0), dtype=np.float32))
+        return Encoded(np.vstack([found[t] for t in texts]).astype(np.float32, copy=False), len(unique) - len(todo), len(todo))
 
 
 def texts_to_read(docs: Sequence[Document], reads: VectorText, multilingual: bool) -> tuple[list[str], list[str] | None]:
