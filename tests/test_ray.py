@@ -104,7 +104,7 @@ def test_ray_engine_joins_an_existing_cluster_by_address(write, tmp_path):
         write("cluster.yaml", config)
         script = (
             "import json, ray, sys\n"
-            "from pipeline.config import load_config\nfrom pipeline.runner import Pipeline\n"
+            "from pivotrec.pipeline.config import load_config\nfrom pivotrec.pipeline.runner import Pipeline\n"
             "result = Pipeline(load_config(sys.argv[1])).run_files()\n"
             "print(json.dumps({'pivots': {d.id: d.pivot for d in result.documents.values()},"
             " 'nodes': len(ray.nodes()), 'address': ray.get_runtime_context().gcs_address}))\n"
