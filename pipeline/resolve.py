@@ -42,6 +42,7 @@ def describe(errors: ValidationError, prefix: str = "") -> list[str]:
 def resolve_paths(value: Any, base_dir: Path) -> Any:
     """``value`` with every relative Path made absolute against ``base_dir``, at any depth."""
     if isinstance(value, Path):
+        value = value.expanduser()
         return value if value.is_absolute() else (base_dir / value).resolve()
     if isinstance(value, PluginRef):
         # Raw params are resolved with the plugin's own schema, when it is resolved.
