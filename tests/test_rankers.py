@@ -178,3 +178,14 @@ def test_dense_per_language_rank_interleaves_each_languages_best():
     assert [h.item_id for h in hits[0]] == ["d0", "d3", "d1", "d5", "d2", "d4"]
     assert [h.item_id for h in hits[1]] == ["d4", "d2", "d5", "d1", "d3", "d0"]
     assert hits[0][0].score == pytest.approx(1.0, abs=1e-8) and hits[0][2].score == pytest.approx(0.5, abs=1e-8)
+
+
+@pytest.mark.parametrize("ranker_class", [SparseBM25Ranker, RankBM25Ranker])
+def test_explanations_name_informative_terms_not_function_words(ranker_class):
+    texts = ["the python guide and the tests", "the garden and the roses", "the bread and the oven", "the stars and the moon", "the bike and the brakes"]
+    ranker = ranker_class(ranker_class.Params())
+    ranker.index(docs_of(texts), None, [])
+    query = Query("u", "the python and the tests")
+    [explanation] = ranker.explain(query, ["d0"])
+    assert explanation == "matched python, tests"
+    assert ranker.explain(Query("u", "the and"), ["d1"]) == [None], "a match on function words alone explains nothing"

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pivotrec.pipeline.records import Document, Hit, Query
 from pivotrec.pipeline.text import tokenize
-from pivotrec.plugins.rankers.scoring import matched_terms, top_k_indices
+from pivotrec.plugins.rankers.scoring import common_term_idf, matched_terms, top_k_indices
 
 
 class BM25Params(BaseModel):
@@ -24,6 +24,8 @@ class BM25Params(BaseModel):
     epsilon: float = Field(0.25, ge=0)
     #: How many matched terms an explanation lists.
     explain_terms: int = Field(5, ge=0)
+    #: Terms found in more than this share of documents never explain a match.
+    explain_max_df: float = Field(0.2, gt=0, le=1)
 
 
 class RankBM25Ranker:
@@ -40,6 +42,7 @@ class RankBM25Ranker:
         self._bm25: Any = None
         self._ids: list[str] = []
         self._tokens: list[set[str]] = []
+        self._rows: dict[str, int] = {}
 
     def index(self, docs: Sequence[Document], vectors: np.ndarray | None, histories: Sequence[Sequence[str]] = ()) -> None:
         from rank_bm25 import BM25Okapi
@@ -47,6 +50,7 @@ class RankBM25Ranker:
         corpus = [tokenize(d.pivot) for d in docs]
         self._ids = [d.id for d in docs]
         self._tokens = [set(t) for t in corpus]
+        self._rows = {item_id: row for row, item_id in enumerate(self._ids)}
         self._bm25 = BM25Okapi(corpus, k1=self.params.k1, b=self.params.b, epsilon=self.params.epsilon)
 
     def search(self, queries: Sequence[Query], vectors: np.ndarray | None, k: int) -> list[list[Hit]]:
@@ -61,5 +65,5 @@ class RankBM25Ranker:
 
     def explain(self, query: Query, item_ids: Sequence[str]) -> list[str | None]:
         terms = tokenize(query.text)
-        rows = {item_id: row for row, item_id in enumerate(self._ids)}
-        return [matched_terms(terms, self._tokens[rows[i]], self._bm25.idf, self.params.explain_terms) for i in item_ids]
+        common = common_term_idf(len(self._ids), self.params.explain_max_df)
+        return [matched_terms(terms, self._tokens[self._rows[i]], self._bm25.idf, self.params.explain_terms, common) for i in item_ids]

@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from pivotrec.pipeline.records import Document, Hit, Query
 from pivotrec.pipeline.text import tokenize
 from pivotrec.plugins.rankers.bm25 import BM25Params
-from pivotrec.plugins.rankers.scoring import load_index, matched_terms, save_index, top_k_indices
+from pivotrec.plugins.rankers.scoring import common_term_idf, load_index, matched_terms, save_index, top_k_indices
 
 KIND = "bm25-fast"
 
@@ -35,6 +35,8 @@ class SparseBM25Ranker:
     def __init__(self, params: Params) -> None:
         self.params = params
         self._ids: list[str] = []
+        #: Item id -> document row, built once (explanations look rows up per user).
+        self._rows: dict[str, int] = {}
         self._vocab: dict[str, int] = {}
         self._terms: list[str] = []
         self._idf = np.zeros(0)
@@ -66,6 +68,7 @@ class SparseBM25Ranker:
         per_entry_norm = np.repeat(norm, np.diff(tf.indptr))
         weights.data = idf[weights.indices] * tf.data * (k1 + 1) / (tf.data + per_entry_norm)
         self._ids = [d.id for d in docs]
+        self._rows = {item_id: row for row, item_id in enumerate(self._ids)}
         self._vocab = vocab
         self._terms = list(vocab)
         self._idf = idf
@@ -116,14 +119,14 @@ class SparseBM25Ranker:
         if self._doc_terms is None:
             raise RuntimeError("explain before index")
         tokens = tokenize(query.text)
-        rows = {item_id: row for row, item_id in enumerate(self._ids)}
+        common = common_term_idf(len(self._ids), self.params.explain_max_df)
         out = []
         for item_id in item_ids:
-            doc = rows[item_id]
+            doc = self._rows[item_id]
             columns = self._doc_terms.indices[self._doc_terms.indptr[doc] : self._doc_terms.indptr[doc + 1]]
             doc_words = {self._terms[c] for c in columns}
             idf = {t: float(self._idf[self._vocab[t]]) for t in doc_words}
-            out.append(matched_terms(tokens, doc_words, idf, self.params.explain_terms))
+            out.append(matched_terms(tokens, doc_words, idf, self.params.explain_terms, common))
         return out
 
     def save(self, directory: Path) -> None:
@@ -140,6 +143,7 @@ class SparseBM25Ranker:
     def load(self, directory: Path) -> None:
         meta, a = load_index(directory, KIND)
         self._ids = meta["ids"]
+        self._rows = {item_id: row for row, item_id in enumerate(self._ids)}
         self._terms = list(meta["vocab"])
         self._vocab = {term: i for i, term in enumerate(self._terms)}
         self._idf = a["idf"]

@@ -18,9 +18,16 @@ def top_k_indices(scores: np.ndarray, k: int) -> np.ndarray:
     return part[np.lexsort((part, -scores[part]))]
 
 
-def matched_terms(query_terms: list[str], doc_terms: set[str], idf: dict[str, float], limit: int) -> str | None:
-    """``"matched a, b"``: query terms found in the document, rarest (highest idf) first."""
-    matched = [t for t in dict.fromkeys(query_terms) if t in doc_terms]
+def common_term_idf(n_docs: int, max_df: float) -> float:
+    """The BM25 idf of a term found in ``max_df`` of ``n_docs`` documents: terms below
+    it are too common (function words, particles) to explain a match."""
+    df = max_df * n_docs
+    return float(np.log(n_docs - df + 0.5) - np.log(df + 0.5))
+
+
+def matched_terms(query_terms: list[str], doc_terms: set[str], idf: dict[str, float], limit: int, min_idf: float) -> str | None:
+    """``"matched a, b"``: informative query terms found in the document, rarest (highest idf) first."""
+    matched = [t for t in dict.fromkeys(query_terms) if t in doc_terms and idf.get(t, 0.0) >= min_idf]
     matched.sort(key=lambda t: -idf.get(t, 0.0))
     return "matched " + ", ".join(matched[:limit]) if matched and limit else None
 
