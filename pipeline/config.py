@@ -224,7 +224,7 @@ def validate(data: Any, source: str = "<memory>", base_dir: Path | None = None) 
     try:
         config = RunConfig.model_validate({**data, "source": source})
     except ValidationError as exc:
-        raise ConfigError(source, describe(exc)) from exc
+        raise ConfigError(source, describe(exc, schema=RunConfig)) from exc
     if base_dir is not None:
         config = resolve_paths(config, base_dir)
     problems = resolve_all(config, base_dir)

@@ -11,8 +11,9 @@ path, e.g. ``translator.params.routes.es[0].params.table``. No model loads.
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -28,15 +29,54 @@ def dotted(loc: tuple[int | str, ...], prefix: str = "") -> str:
     return out or "<root>"
 
 
-def describe(errors: ValidationError, prefix: str = "") -> list[str]:
-    """Each validation error as ``dotted.path: message, got value``."""
+def describe(errors: ValidationError, prefix: str = "", schema: type[BaseModel] | None = None) -> list[str]:
+    """Each validation error as ``dotted.path: message, got value``; an unknown key
+    also names the closest key ``schema`` allows there (``did you mean 'recommend'?``)."""
     problems = []
     for err in errors.errors():
         message = err["msg"]
-        if err["type"] != "missing" and "input" in err and not isinstance(err["input"], dict):
+        loc = tuple(err["loc"])
+        if err["type"] == "extra_forbidden" and schema is not None and loc:
+            close = difflib.get_close_matches(str(loc[-1]), _keys_at(schema, loc[:-1]), n=1)
+            message += f"; did you mean {close[0]!r}?" if close else ""
+        elif err["type"] != "missing" and "input" in err and not isinstance(err["input"], dict):
             message += f", got {err['input']!r}"
-        problems.append(f"{dotted(tuple(err['loc']), prefix)}: {message}")
+        problems.append(f"{dotted(loc, prefix)}: {message}")
     return problems
+
+
+def _keys_at(schema: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
+    """The keys a schema allows at ``loc`` (list indexes and dict keys passed through)."""
+    annotation: Any = schema
+    for part in loc:
+        model = _model_in(annotation)
+        if model is None:
+            return []
+        if isinstance(part, str) and part in model.model_fields:
+            annotation = model.model_fields[part].annotation
+        else:  # a list index, a dict key, or a union member's tag: look inside the container
+            annotation = _element(annotation)
+    model = _model_in(annotation)
+    return list(model.model_fields) if model is not None else []
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model an annotation names, through Optional/Union."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _element(annotation: Any) -> Any:
+    """The element type of a list or the value type of a dict annotation (through Optional)."""
+    for candidate in (annotation, *get_args(annotation)):
+        if get_origin(candidate) in (list, dict):
+            return get_args(candidate)[-1]
+    return annotation
 
 
 def resolve_paths(value: Any, base_dir: Path) -> Any:
@@ -73,7 +113,7 @@ def resolve_ref(ref: PluginRef, path: str, base_dir: Path | None) -> list[str]:
     try:
         params = cls.Params.model_validate(ref.params)
     except ValidationError as exc:
-        return describe(exc, f"{path}.params")
+        return describe(exc, f"{path}.params", cls.Params)
     if base_dir is not None:
         params = resolve_paths(params, base_dir)
     problems: list[str] = []

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from pivotrec.pipeline.config import load_config
+from pivotrec.pipeline.config import load_config, validate
 from pivotrec.pipeline.errors import ConfigError
 
 GOOD = """\
@@ -120,3 +120,22 @@ def test_every_shipped_config_validates(path):
     """The examples in configs/ stay valid as the schema changes (validation loads no model)."""
     config = load_config(path)
     assert config.rankers, f"{path} names no ranker"
+
+
+@pytest.mark.parametrize(
+    "data, expected",
+    [
+        ({"recomend": {}, "rankers": [{"plugin": "bm25"}]}, "recomend: Extra inputs are not permitted; did you mean 'recommend'?"),
+        ({"recommend": {"topk": 3}, "rankers": [{"plugin": "bm25"}]}, "recommend.topk: Extra inputs are not permitted; did you mean 'top_k'?"),
+        ({"rankers": [{"plugin": "bm25", "wieght": 2}]}, "rankers[0].wieght: Extra inputs are not permitted; did you mean 'weight'?"),
+        ({"encoder": {"plugin": "use"}, "rankers": [{"plugin": "dense", "params": {"serch": "ivf"}}]},
+         "rankers[0].params.serch: Extra inputs are not permitted; did you mean 'search'?"),
+        ({"translator": {"plugin": "router", "params": {"routes": {"es": [{"plugin": "apertium", "params": {"timout_s": 3}}]}}}, "rankers": [{"plugin": "bm25"}]},
+         "translator.params.routes.es[0].params.timout_s: Extra inputs are not permitted; did you mean 'timeout_s'?"),
+        ({"rankers": [{"plugin": "bm25", "zzz": 1}]}, "rankers[0].zzz: Extra inputs are not permitted"),
+    ],
+)
+def test_unknown_keys_suggest_the_closest_allowed_key(data, expected):
+    with pytest.raises(ConfigError) as raised:
+        validate(data)
+    assert expected in raised.value.problems
