@@ -64,7 +64,7 @@ class Pipeline:
         self.retrieve = RetrieveStage(rankers)
         self.fuse = FuseStage(config.fusion.method, config.fusion.k, {s.label: s.weight for s in config.rankers})
         self.profile = ProfileStage(config.recommend.profile, config.recommend.recency_decay)
-        self.recommend = RecommendStage(config.recommend.top_k, config.recommend.exclude_seen)
+        self.recommend = RecommendStage(config.recommend.top_k, config.recommend.exclude_seen, config.recommend.translation_similarity)
         self.summary = RunSummary()
 
     def warm_up(self) -> None:
@@ -147,11 +147,13 @@ class Pipeline:
             per_ranker = self.retrieve.run(queries, profile_vectors, depth)
         recommendations: list[Recommendation] = []
         problems = translation_problems(item_docs, "item") + translation_problems(user_docs, "user")
+        # Translations of seen items are found in the first dense ranker's space.
+        seen_vectors = (rows, next(iter(item_vectors.values()))) if item_vectors else None
         with self._step("rank"):
             for row, user in enumerate(track(users, "rank", total=len(users), unit="user")):
                 lists = {name: hits[row] for name, hits in per_ranker.items()}
                 fused = self.fuse.run(lists)
-                chosen = self.recommend.run(user, fused, lists, by_id)
+                chosen = self.recommend.run(user, fused, lists, by_id, seen_vectors)
                 if not chosen:
                     problems.append(Problem("user", user.id, "recommend", _why_unserved(fused)))
                 if self.config.recommend.explain and chosen:

@@ -130,3 +130,24 @@ def test_recency_profile_weights_newer_history_more():
     profile = stage.vectors(users, {"a": 0, "b": 1}, vectors, {})
     assert profile[0][1] > profile[0][0]
     assert np.linalg.norm(profile[0]) == pytest.approx(1.0)
+
+
+def test_translations_of_seen_items_count_as_seen():
+    def doc(item_id: str, pivot: str, lang: str) -> Document:
+        return Document(item_id, f"<{lang}> {pivot}", lang, pivot, None, Translation(pivot, pivot, lang, "en", "t"))
+
+    docs = {
+        "en-1": doc("en-1", "How to save money on groceries every month", "en"),
+        "es-1": doc("es-1", "How to save money on groceries every month", "es"),  # its translation, word for word
+        "de-1": doc("de-1", "Grocery savings, monthly", "de"),  # a translation only its vector reveals
+        "fr-2": doc("fr-2", "A budget for a family holiday", "fr"),
+    }
+    rows = {item_id: n for n, item_id in enumerate(docs)}
+    vectors = np.array([[1.0, 0.0], [0.99, 0.14], [0.95, 0.31], [0.6, 0.8]], dtype=np.float32)
+    fused = [Hit(i, 1.0 - n / 10, "fusion") for n, i in enumerate(["es-1", "de-1", "fr-2"])]
+    user = User("u", history=("en-1",))
+    kept = RecommendStage(top_k=3, translation_similarity=0.9).run(user, fused, {}, docs, (rows, vectors))
+    assert [r.item_id for r in kept] == ["fr-2"]
+    without_vectors = RecommendStage(top_k=3, translation_similarity=0.9).run(user, fused, {}, docs)
+    assert [r.item_id for r in without_vectors] == ["de-1", "fr-2"], "the pivot text alone catches the word-for-word one"
+    assert [r.item_id for r in RecommendStage(top_k=3).run(user, fused, {}, docs, (rows, vectors))] == ["es-1", "de-1", "fr-2"]

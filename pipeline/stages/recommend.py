@@ -6,6 +6,7 @@ from typing import Literal
 import numpy as np
 
 from pivotrec.pipeline.records import Document, Hit, Query, Recommendation, User
+from pivotrec.pipeline.text import tokenize
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:
@@ -58,12 +59,23 @@ class ProfileStage:
         return _unit(total)
 
 
-class RecommendStage:
-    """Drop items the user has seen, keep the top ``k``, attach texts, scores and reasons."""
+#: Two pivot texts sharing this share of their words say the same thing.
+_SAME_PIVOT_WORDS = 0.8
 
-    def __init__(self, top_k: int = 10, exclude_seen: bool = True) -> None:
+
+class RecommendStage:
+    """Drop items the user has seen, keep the top ``k``, attach texts, scores and reasons.
+
+    With ``translation_similarity``, an item that is a translation of a seen item
+    counts as seen too (reading it again in another language is no discovery):
+    its pivot text shares most words with the seen item's, or its vector is at
+    least that cosine-similar to the seen item's.
+    """
+
+    def __init__(self, top_k: int = 10, exclude_seen: bool = True, translation_similarity: float | None = None) -> None:
         self.top_k = top_k
         self.exclude_seen = exclude_seen
+        self.translation_similarity = translation_similarity
 
     def run(
         self,
@@ -71,12 +83,13 @@ class RecommendStage:
         fused: Sequence[Hit],
         per_ranker: Mapping[str, Sequence[Hit]],
         item_docs: Mapping[str, Document],
+        vectors: tuple[Mapping[str, int], np.ndarray] | None = None,
     ) -> list[Recommendation]:
         seen = set(user.history) if self.exclude_seen else set()
         by_ranker = {name: {h.item_id: h for h in hits} for name, hits in per_ranker.items()}
         out: list[Recommendation] = []
         for hit in fused:
-            if hit.item_id in seen:
+            if hit.item_id in seen or (seen and self._translates_seen(hit.item_id, seen, item_docs, vectors)):
                 continue
             doc = item_docs[hit.item_id]
             found = {name: hits[hit.item_id] for name, hits in by_ranker.items() if hit.item_id in hits}
@@ -95,3 +108,19 @@ class RecommendStage:
             if len(out) == self.top_k:
                 break
         return out
+
+    def _translates_seen(
+        self, item_id: str, seen: set[str], item_docs: Mapping[str, Document], vectors: tuple[Mapping[str, int], np.ndarray] | None
+    ) -> bool:
+        if self.translation_similarity is None:
+            return False
+        words = set(tokenize(item_docs[item_id].pivot))
+        for seen_id in seen:
+            seen_words = set(tokenize(item_docs[seen_id].pivot))
+            if words and len(words & seen_words) / len(words | seen_words) >= _SAME_PIVOT_WORDS:
+                return True
+        if vectors is None:
+            return False
+        rows, matrix = vectors
+        similarity = matrix[[rows[s] for s in seen]] @ matrix[rows[item_id]]
+        return bool(similarity.max() >= self.translation_similarity)
