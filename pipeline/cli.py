@@ -3,22 +3,42 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+import traceback
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TextIO
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from pivotrec.pipeline import progress, registry
 from pivotrec.pipeline.config import load_config
 from pivotrec.pipeline.evaluation.compare import DEFAULT_METRICS
-from pivotrec.pipeline.errors import PivotrecError
+from pivotrec.pipeline.evaluation.metrics import parse_metric
+from pivotrec.pipeline.errors import Interrupted, PivotrecError
 from pivotrec.pipeline.records import Recommendation
 
 console = Console()
 errors = Console(stderr=True)
+
+#: C0 and C1 control characters (newline and tab aside) and the bidirectional overrides and
+#: isolates. Printed raw, a catalogue's text or id could clear the screen, retitle the
+#: terminal, plant hyperlinks or reorder what is shown.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character shown as its escape (ESC as ``\\x1b``)."""
+    return _CONTROL.sub(lambda found: ascii(found.group())[1:-1], text)
+
+
+def say(line: str) -> None:
+    """Print one line of data-bearing text: control characters escaped, no markup read from it."""
+    console.print(Text(printable(line)), highlight=False, soft_wrap=True)
 
 
 def _recommendation_table(recommendations: Sequence[Recommendation], per_user: int) -> Table:
@@ -28,7 +48,7 @@ def _recommendation_table(recommendations: Sequence[Recommendation], per_user: i
     for rec in recommendations:
         if rec.rank <= per_user:
             pivot = rec.pivot if rec.pivot != rec.original else "(same)"
-            table.add_row(*(escape(v) for v in (rec.user_id, str(rec.rank), rec.item_id, rec.lang, f"{rec.score:.4f}", rec.original, pivot)))
+            table.add_row(*(Text(printable(v)) for v in (rec.user_id, str(rec.rank), rec.item_id, rec.lang, f"{rec.score:.4f}", rec.original, pivot)))
     return table
 
 
@@ -42,17 +62,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.show:
         console.print(_recommendation_table(result.recommendations, args.show))
     for line in result.summary.lines():
-        console.print(line, highlight=False, soft_wrap=True)
+        say(line)
     if config.output:
-        console.print(f"recommendations written to {config.output}", highlight=False, soft_wrap=True)
+        say(f"recommendations written to {config.output}")
     if config.documents_path:
-        console.print(f"item documents written to {config.documents_path}", highlight=False, soft_wrap=True)
+        say(f"item documents written to {config.documents_path}")
     return 0
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    console.print(f"{args.config}: valid ({len(config.rankers)} ranker(s); no model was loaded)")
+    say(f"{args.config}: valid ({len(config.rankers)} ranker(s); no model was loaded)")
     return 0
 
 
@@ -69,7 +89,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
             except PivotrecError as exc:
                 status = f"FAILED: {exc}"
             dist = f"{info.distribution} {info.version}" if info.distribution else "(unknown distribution)"
-            print(f"  {info.name:<{width}}  {dist}  {status}")
+            print(printable(f"  {info.name:<{width}}  {dist}  {status}"))
     return 0
 
 
@@ -77,19 +97,19 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from pivotrec.pipeline.evaluation.compare import compare
     from pivotrec.pipeline.evaluation.report import build, write_report
 
-    metrics = args.metrics.split(",")
+    metrics: list[str] = args.metrics
     dataset, arms = compare([Path(c) for c in args.configs], Path(args.dataset), metrics, quiet=args.quiet, isolate=not args.in_process)
     data = build(dataset, arms, metrics)
     paths = write_report(Path(args.out), data)
-    table = Table(title=f"{dataset.name}: {len(dataset.queries)} queries, {len(dataset.items)} items")
+    table = Table(title=Text(printable(f"{dataset.name}: {len(dataset.queries)} queries, {len(dataset.items)} items")))
     table.add_column("system")
     for metric in metrics:
         table.add_column(metric, justify="right")
     table.add_column("seconds", justify="right")
     for system in data["systems"]:
-        table.add_row(escape(system["name"]), *(f"{system['metrics'][m]:.4f}" for m in metrics), f"{system['cost']['seconds_total']:.1f}")
+        table.add_row(Text(printable(system["name"])), *(f"{system['metrics'][m]:.4f}" for m in metrics), f"{system['cost']['seconds_total']:.1f}")
     console.print(table)
-    console.print("report: " + ", ".join(str(p) for p in paths.values()))
+    say("report: " + ", ".join(str(p) for p in paths.values()))
     return 0
 
 
@@ -99,11 +119,13 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     if args.documents:
-        config = config.model_copy(update={"documents": Path(args.documents).resolve()})
-    summary = prepare_catalogue(Pipeline(config))
-    for line in summary.lines():
-        console.print(line, highlight=False, soft_wrap=True)
-    console.print(f"documents written to {config.documents}", highlight=False, soft_wrap=True)
+        config = config.model_copy(update={"documents": Path(args.documents).absolute()})
+    prepared = prepare_catalogue(Pipeline(config))
+    if prepared.resumed_chunks:
+        say(f"resumed after the {prepared.resumed_chunks} chunk(s) an interrupted prepare had finished")
+    for line in prepared.summary.lines():
+        say(line)
+    say(f"documents written to {prepared.documents} (complete: see {prepared.manifest})")
     return 0
 
 
@@ -120,10 +142,7 @@ def cmd_datasets_prepare(args: argparse.Namespace) -> int:
     out = prepare(Path(args.source), Path(args.out), **options)
     dataset = load_dataset(out)
     rows = sum(len(grades) for grades in dataset.qrels.values())
-    console.print(
-        f"{dataset.name} written to {out}: {len(dataset.items):,} items, {len(dataset.queries):,} queries, {rows:,} qrels rows",
-        highlight=False, soft_wrap=True,
-    )
+    say(f"{dataset.name} written to {out}: {len(dataset.items):,} items, {len(dataset.queries):,} queries, {rows:,} qrels rows")
     return 0
 
 
@@ -131,13 +150,14 @@ def cmd_models_convert(args: argparse.Namespace) -> int:
     from pivotrec.pipeline.model_store import ct2_model
 
     folder = ct2_model(args.model, args.revision, quantization=args.quantization)
-    console.print(f"{args.model} ({args.quantization}) is ready for CTranslate2 in {folder}", highlight=False, soft_wrap=True)
+    say(f"{args.model} ({args.quantization}) is ready for CTranslate2 in {folder}")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pivotrec", description="Cross-language recommendation and retrieval through a pivot language.")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--debug", action="store_true", help="on an error, also print the traceback")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run a config: read items and users, write recommendations")
@@ -162,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
         evaluate = sub.add_parser(name, help=help_text)
         evaluate.add_argument("configs", nargs=nargs, metavar="CONFIG", help="YAML config(s); the first is the baseline for significance tests")
         evaluate.add_argument("--dataset", required=True, help="dataset folder: items.jsonl, queries.jsonl, qrels.tsv (see 'pivotrec datasets')")
-        evaluate.add_argument("--metrics", default=",".join(DEFAULT_METRICS), help="comma-separated NAME@K; the first is the primary metric")
+        evaluate.add_argument("--metrics", type=_metrics, default=",".join(DEFAULT_METRICS), help="comma-separated NAME@K; the first is the primary metric")
         evaluate.add_argument("--out", default="out/report", help="folder for report.md, report.html, report.json")
         evaluate.add_argument("--in-process", action="store_true", help="run arms in this process (faster start; peak memory is then shared)")
         evaluate.set_defaults(handler=cmd_compare)
@@ -191,14 +211,47 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _metrics(value: str) -> list[str]:
+    """``--metrics``: every NAME@K checked before any work (argparse reports the error)."""
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("name at least one metric, e.g. ndcg@10")
+    for name in names:
+        try:
+            parse_metric(name)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return names
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: TextIO | None = None, line: str | None = None) -> None:
+    """Warnings as one ``warning:`` line, not Python's file:line and source."""
+    errors.print(Text.assemble(("warning:", "bold yellow"), " ", printable(str(message))), highlight=False, soft_wrap=True)
+
+
+def _error(message: str) -> None:
+    errors.print(Text.assemble(("error:", "bold red"), " ", printable(message)), highlight=False, soft_wrap=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; every failure ends in one ``error:`` message (and the traceback with ``--debug``)."""
     args = build_parser().parse_args(argv)
     progress.set_enabled(not args.quiet)
-    try:
-        return int(args.handler(args))
-    except PivotrecError as exc:
-        errors.print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False)
-        return 2
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        try:
+            return int(args.handler(args))
+        except (Exception, KeyboardInterrupt) as exc:
+            if args.debug:
+                traceback.print_exc()
+            if isinstance(exc, PivotrecError):
+                _error(str(exc))
+                return 130 if isinstance(exc, Interrupted) else 2
+            if isinstance(exc, KeyboardInterrupt):
+                _error("interrupted; no output was replaced")
+                return 130
+            _error(f"{type(exc).__name__}: {exc} (unexpected: please report it; --debug shows the traceback)")
+            return 1
 
 
 if __name__ == "__main__":

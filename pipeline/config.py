@@ -9,18 +9,31 @@ config file's folder, so a config runs the same from any working directory.
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from pivotrec.pipeline.errors import ConfigError
+from pivotrec.pipeline.errors import ConfigError, quoted
+from pivotrec.pipeline.io import OutputPath
+from pivotrec.pipeline.languages import LanguageCode
 from pivotrec.pipeline.model_store import cache_dir
 from pivotrec.pipeline.refs import DetectorRef, EncoderRef, RankerRef, TranslatorRef
 from pivotrec.pipeline.resolve import describe, resolve_all, resolve_paths
 from pivotrec.pipeline.stages.encode import VectorText
+
+#: The commands that write files; each has its own default errors file.
+Command = Literal["run", "prepare"]
+#: What ``prepare`` writes beside ``documents``, as messages name them.
+MANIFEST = "manifest (beside documents)"
+WORK_FOLDER = "work folder (beside documents)"
+VECTORS = "vectors (beside documents)"
+#: The settings that name files a command writes.
+_OUTPUT_KEYS = ("output", "documents", "errors")
 
 
 class _Strict(BaseModel):
@@ -134,7 +147,8 @@ class RaySpec(_Strict):
 class RunConfig(_Strict):
     """A validated config; after ``validate`` every plugin reference in it is resolved."""
 
-    pivot: str = "en"
+    #: The language everything is translated into (any form of the code: ``EN``, ``eng``).
+    pivot: LanguageCode = "en"
     #: Required by ``pivotrec run``; ``eval``/``compare`` take data from a dataset instead.
     input: InputSpec | None = None
     #: Recommendations (JSONL), one row per user and rank.
@@ -142,9 +156,15 @@ class RunConfig(_Strict):
     #: Every item's pivot document (JSONL: original, language, pivot text, how it was
     #: translated); defaults to ``<output>.documents.jsonl`` beside the output.
     documents: Path | None = None
-    #: Items and users with a problem, one JSONL row each with the reason; defaults
-    #: to ``<output>.errors.jsonl`` (or ``<documents>.errors.jsonl``) beside the output.
+    #: Items and users with a problem, one JSONL row each with the reason. Each command
+    #: has its own by default, so one never replaces the other's: ``run`` writes
+    #: ``<output>.errors.jsonl`` (``<documents>.errors.jsonl`` without an output) and
+    #: ``prepare`` writes ``<documents>.prepare-errors.jsonl``. Set, both commands write here.
     errors: Path | None = None
+    #: false: an input row that cannot be used (an empty text, a history item not in the
+    #: catalogue, an unknown language code) is skipped and written to the errors file with
+    #: its file and line, and the run goes on. true: any such row refuses the run, listing them all.
+    strict: bool = False
     #: local: one process; ray: translate and encode on Ray Data actor pools (settings in ``ray``).
     engine: Literal["local", "ray"] = "local"
     ray: RaySpec = Field(default_factory=RaySpec)
@@ -179,21 +199,64 @@ class RunConfig(_Strict):
             return self.documents
         return self.output.with_suffix(".documents.jsonl") if self.output is not None else None
 
-    @property
-    def errors_path(self) -> Path | None:
-        """Where problems are written: ``errors``, else beside the output or documents file."""
-        if self.errors is not None:
-            return self.errors
-        beside = self.output or self.documents
-        return beside.with_suffix(".errors.jsonl") if beside is not None else None
+    def outputs(self, command: Command) -> list[OutputPath]:
+        """Every file and folder ``command`` writes, each with the config key that names it.
+
+        ``prepare`` also writes, beside ``documents``, a vectors folder (with an
+        encoder), a manifest written last (a ``documents`` file without its
+        manifest is not a finished one) and the folder it works in until then.
+        """
+        if command == "run":
+            beside = self.output or self.documents_path
+            errors = self.errors or (beside.with_suffix(".errors.jsonl") if beside is not None else None)
+            named = {"output": self.output, "documents": self.documents_path, "errors": errors}
+            return [OutputPath(key, path) for key, path in named.items() if path is not None]
+        documents = self.documents
+        if documents is None:
+            return []
+        found = [
+            OutputPath("documents", documents),
+            OutputPath("errors", self.errors or documents.with_suffix(".prepare-errors.jsonl")),
+            OutputPath(MANIFEST, documents.with_suffix(".manifest.json")),
+            OutputPath(WORK_FOLDER, documents.with_suffix(".partial"), folder=True),
+        ]
+        if self.encoder is not None:
+            found.append(OutputPath(VECTORS, documents.with_suffix(".vectors"), folder=True))
+        return found
+
+    def inputs(self) -> dict[str, Path]:
+        """Every file a command reads or keeps, by the config key that names it: no output may be one of them."""
+        found = {
+            "config": Path(self.source) if self.source != "<memory>" else None,
+            "input.items": self.input.items if self.input else None,
+            "input.users": self.input.users if self.input else None,
+            "translator.cache": self.translator.cache if self.translator else None,
+            "embedding_cache": self.embedding_cache,
+        }
+        return {key: path for key, path in found.items() if path is not None}
 
     #: Where the config came from, for messages; not a YAML key.
     source: str = Field("<memory>", exclude=True)
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """Safe loading (no object construction) that rejects duplicate keys,
-    which plain YAML silently resolves to the last value."""
+#: Values a config may hold once YAML aliases are expanded. A real config has a few
+#: hundred; a 400-byte "billion laughs" document expands to 10**9 and would take
+#: minutes and gigabytes to validate and to quote in messages.
+MAX_YAML_VALUES = 100_000
+
+
+class _SafeConfigLoader(yaml.SafeLoader):
+    """Safe loading (no object construction) that rejects duplicate keys, which
+    plain YAML silently resolves to the last value, and alias bombs."""
+
+    def compose_document(self) -> yaml.Node | None:
+        node = super().compose_document()
+        if node is not None and _expanded_size(node, {}) > MAX_YAML_VALUES:
+            raise yaml.composer.ComposerError(
+                None, None, f"YAML aliases (*name) expand this config to more than {MAX_YAML_VALUES:,} values; write the values out instead",
+                node.start_mark,
+            )
+        return node
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
@@ -201,15 +264,47 @@ class _UniqueKeyLoader(yaml.SafeLoader):
             key = self.construct_object(key_node, deep=deep)
             if key in seen:
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                    None, None, f"duplicate key {quoted(key)}", key_node.start_mark
                 )
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
 
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """Values under ``node`` with every alias expanded; each shared node is counted once per use
+    but measured once. A node that contains itself (``&a [*a]``) counts as too many."""
+    if id(node) in sizes:
+        return sizes[id(node)]
+    sizes[id(node)] = MAX_YAML_VALUES + 1  # until measured: a node met again inside itself is recursive
+    children: list[yaml.Node] = []
+    if isinstance(node, yaml.SequenceNode):
+        children = node.value
+    elif isinstance(node, yaml.MappingNode):
+        children = [part for pair in node.value for part in pair]
+    size = 1
+    for child in children:
+        size += _expanded_size(child, sizes)
+        if size > MAX_YAML_VALUES:
+            break
+    sizes[id(node)] = size
+    return size
+
+
+def _non_finite(value: Any, path: str) -> Iterator[str]:
+    """A problem for every NaN or infinity in parsed YAML (``.nan``, ``.inf``): no setting means them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        yield f"{path or '<root>'}: {value} is not a finite number"
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _non_finite(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _non_finite(item, f"{path}[{index}]")
+
+
 def parse_yaml(text: str, source: str) -> Any:
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_SafeConfigLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
@@ -218,6 +313,8 @@ def parse_yaml(text: str, source: str) -> Any:
         raise ConfigError(source, [f"character {exc.character!r} at position {exc.position} is not allowed in YAML"]) from exc
     except yaml.YAMLError as exc:
         raise ConfigError(source, [f"YAML error: {exc}"]) from exc
+    except RecursionError as exc:
+        raise ConfigError(source, ["YAML is nested too deeply to be a config"]) from exc
 
 
 def validate(data: Any, source: str = "<memory>", base_dir: Path | None = None) -> RunConfig:
@@ -227,12 +324,18 @@ def validate(data: Any, source: str = "<memory>", base_dir: Path | None = None) 
     """
     if not isinstance(data, dict):
         raise ConfigError(source, [f"<root>: expected a mapping of settings, got {type(data).__name__}"])
+    non_finite = list(_non_finite(data, ""))
+    if non_finite:
+        raise ConfigError(source, non_finite)
     try:
         config = RunConfig.model_validate({**data, "source": source})
     except ValidationError as exc:
         raise ConfigError(source, describe(exc, schema=RunConfig)) from exc
     if base_dir is not None:
-        config = resolve_paths(config, base_dir)
+        # Output paths keep their last part unresolved: a link there is refused by the
+        # output checks, where resolving it would silently write over what it points at.
+        outputs = {key: Path(os.path.abspath(base_dir / path)) for key in _OUTPUT_KEYS if (path := getattr(config, key)) is not None}
+        config = resolve_paths(config, base_dir).model_copy(update=outputs)
     problems = resolve_all(config, base_dir)
 
     labels = [r.label for r in config.rankers]

@@ -1,7 +1,14 @@
-"""Read catalogues and users from JSONL, CSV/TSV or Parquet; write recommendations.
+"""Read catalogues and users from JSONL, CSV/TSV or Parquet; check and write outputs.
 
-Readers never skip a bad record: they raise InputError naming the file, the
-line (or row) and the field, so nothing is dropped without the user knowing.
+A row that cannot be read as a record at all (malformed JSON, no id, a
+duplicate id) stops the read with an InputError naming the file and line. A
+row that is a record with an unusable value (an empty text, an unknown
+language code) becomes a Problem naming the file and line, so a run can skip
+it, write it to the errors file and go on, or refuse (``strict: true``).
+
+Outputs are checked before any work (never an input, never each other, never
+through a link, writable) and written under temporary names beside their
+targets, renamed over them only once everything is written.
 """
 
 from __future__ import annotations
@@ -9,19 +16,41 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict
+import math
+import os
+import secrets
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import IO, Any, Generic, Literal, TypeVar
 
 import numpy as np
 
-from pivotrec.pipeline.errors import InputError
+from pivotrec.pipeline.errors import InputError, OutputError, quoted
+from pivotrec.pipeline.languages import normalise_language
 from pivotrec.pipeline.records import Document, Item, Problem, Recommendation, User
 
 Record = TypeVar("Record", Item, User)
+Kind = Literal["item", "user"]
 
 _ITEM_KEYS = {"id", "text", "lang"}
+_USER_KEYS = {"id", "text", "history", "lang"}
+#: Problems listed in one error message; the errors file (strict: false) holds them all.
+_LISTED = 50
+
+
+@dataclass
+class Loaded(Generic[Record]):
+    """What a file (or one chunk of it) gave: usable records, the line of every row
+    by id, and a Problem (file and line in its reason) for every row refused."""
+
+    path: Path
+    records: list[Record] = field(default_factory=list)
+    lines: dict[str, int] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    def where(self, record_id: str) -> str:
+        return f"{self.path}:{self.lines[record_id]}"
 
 
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -32,28 +61,49 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     if suffix == ".parquet":
         yield from _parquet_rows(path)
         return
+    if suffix not in (".csv", ".tsv", ".jsonl", ".ndjson", ".json"):
+        raise InputError(f"{path}: unsupported format {suffix!r}; use .jsonl, .csv, .tsv or .parquet")
     try:
-        with path.open(encoding="utf-8", newline="") as handle:
+        # utf-8-sig reads a byte-order mark (every Excel export starts with one)
+        # instead of making it part of the first column's name.
+        with path.open(encoding="utf-8-sig", newline="") as handle:
             if suffix in (".csv", ".tsv"):
                 reader = csv.DictReader(handle, delimiter="\t" if suffix == ".tsv" else ",")
                 for row in reader:
                     # reader.line_num is the physical line of the row's end.
                     yield reader.line_num, {k: v for k, v in row.items() if k is not None and v != ""}
-            elif suffix in (".jsonl", ".ndjson", ".json"):
-                for number, line in enumerate(handle, start=1):
-                    if not line.strip():
-                        continue
-                    try:
-                        value = json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        raise InputError(f"{path}:{number}: malformed JSON: {exc.msg} (column {exc.colno})") from exc
-                    if not isinstance(value, dict):
-                        raise InputError(f"{path}:{number}: expected a JSON object, got {type(value).__name__}")
-                    yield number, value
             else:
-                raise InputError(f"{path}: unsupported format {suffix!r}; use .jsonl, .csv, .tsv or .parquet")
+                for number, line in enumerate(handle, start=1):
+                    if line.strip():
+                        yield number, _json_object(path, number, line)
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}:{_first_bad_utf8(path)}: not UTF-8 text; re-save the file as UTF-8") from exc
+
+
+def _json_object(path: Path, number: int, line: str) -> dict[str, Any]:
+    try:
+        value = json.loads(line, object_pairs_hook=_refuse_duplicate_keys, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}:{number}: malformed JSON: {exc.msg} (column {exc.colno})") from exc
+    except ValueError as exc:
+        raise InputError(f"{path}:{number}: {exc}") from exc
+    if not isinstance(value, dict):
+        raise InputError(f"{path}:{number}: expected a JSON object, got {_kind(value)}")
+    return value
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Plain json.loads keeps the last of two equal keys: one of the values would vanish unseen.
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise ValueError(f"duplicate key {quoted(key)} in one JSON object")
+        found[key] = value
+    return found
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (Python writes it for a missing or infinite number); write null or a number")
 
 
 def _first_bad_utf8(path: Path) -> str:
@@ -68,69 +118,101 @@ def _first_bad_utf8(path: Path) -> str:
 
 
 def _parquet_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    number = 0
     try:
-        import pyarrow.parquet as pq
-    except ImportError as exc:  # pragma: no cover - pyarrow is a dependency
-        raise InputError(f"{path}: reading Parquet needs pyarrow (pip install pyarrow)") from exc
-    table = pq.read_table(path)
-    for number, row in enumerate(table.to_pylist(), start=1):
-        yield number, {k: v for k, v in row.items() if v is not None}
+        # Batch by batch, so a catalogue larger than memory streams.
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=10_000):
+            for row in batch.to_pylist():
+                number += 1
+                yield number, {k: v for k, v in row.items() if v is not None}
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(f"{path}: not a readable Parquet file (after {number} rows: {exc}); write it again") from exc
 
 
-def _records(path: Path, kind: str, build: Callable[[dict[str, Any]], Record]) -> Iterator[tuple[int, Record]]:
-    """(line or row number, record) for every row; a bad row raises naming file and line."""
+def _kind(value: Any) -> str:
+    """A value's type as a JSON reader names it: ``a number (7)``, ``a list``."""
+    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list", dict: "an object"}
+    name = next((n for t, n in names.items() if type(value) is t), f"a {type(value).__name__}")
+    return f"{name} ({quoted(value)})" if isinstance(value, (int, float)) else name
+
+
+def _records(path: Path, kind: Kind, build: Callable[[dict[str, Any]], Record]) -> Iterator[tuple[int, Record | Problem]]:
+    """(line or row number, record or the Problem that refused it) for every row."""
     for number, raw in _rows(path):
         where = f"{path}:{number}"
-        if "id" not in raw or raw["id"] in ("", None):
+        if raw.get("id") in ("", None):
             raise InputError(f"{where}: {kind} has no 'id'")
+        if type(raw["id"]) not in (str, int):
+            raise InputError(f"{where}: {kind} id must be a string or a whole number, got {_kind(raw['id'])}")
         raw = {**raw, "id": str(raw["id"])}
         try:
-            yield number, build(raw)
+            record = build(raw)
         except (ValueError, TypeError) as exc:
-            raise InputError(f"{where}: {exc}") from exc
+            yield number, Problem(kind, raw["id"], "read", f"{where}: {exc}")
+            continue
+        yield number, record
 
 
-def _read(path: Path, kind: str, build: Callable[[dict[str, Any]], Record]) -> list[Record]:
-    records: list[Record] = []
-    first_seen: dict[str, int] = {}
-    for number, record in _records(path, kind, build):
-        if record.id in first_seen:
-            raise _duplicate_id(path, number, kind, record.id, first_seen[record.id])
-        first_seen[record.id] = number
-        records.append(record)
-    if not records:
+def _load(path: Path, kind: Kind, build: Callable[[dict[str, Any]], Record]) -> Loaded[Record]:
+    loaded: Loaded[Record] = Loaded(path)
+    for number, got in _records(path, kind, build):
+        if got.id in loaded.lines:
+            raise _duplicate_id(path, number, kind, got.id, loaded.lines[got.id])
+        loaded.lines[got.id] = number
+        if isinstance(got, Problem):
+            loaded.problems.append(got)
+        else:
+            loaded.records.append(got)
+    if not loaded.lines:
         raise InputError(f"{path}: no {kind}s found")
-    return records
+    return loaded
 
 
 def _duplicate_id(path: Path, number: int, kind: str, record_id: str, first: int) -> InputError:
-    return InputError(f"{path}:{number}: duplicate {kind} id {record_id!r} (first at line {first})")
+    return InputError(f"{path}:{number}: duplicate {kind} id {quoted(record_id)} (first at line {first})")
+
+
+def refuse(problems: Sequence[Problem], what: str) -> None:
+    """Raise one InputError listing every problem (up to ``_LISTED`` of them), if there are any."""
+    if not problems:
+        return
+    listing = "\n".join(f"  {p.reason}" for p in problems[:_LISTED])
+    more = f"\n  ... and {len(problems) - _LISTED} more" if len(problems) > _LISTED else ""
+    raise InputError(f"{what}: {len(problems)} unusable row(s):\n{listing}{more}")
 
 
 def _id_hash(item_id: str) -> int:
-    return int.from_bytes(hashlib.blake2b(item_id.encode("utf-8"), digest_size=8).digest(), "little", signed=True)
+    return int.from_bytes(hashlib.blake2b(item_id.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little", signed=True)
 
 
-def iter_item_chunks(path: str | Path, chunk_size: int) -> Iterator[list[Item]]:
-    """The catalogue in chunks of ``chunk_size`` items, for catalogues larger than memory.
+def iter_item_chunks(path: str | Path, chunk_size: int) -> Iterator[Loaded[Item]]:
+    """The catalogue in chunks of ``chunk_size`` usable items (and the rows refused among
+    them), for catalogues larger than memory.
 
-    Duplicate ids are still refused, as ``read_items`` does, but checked by
+    Duplicate ids are still refused, as ``load_items`` does, but checked by
     8-byte id hashes (8 MB per million items rather than every id string);
     a hash collision is confirmed on the ids themselves before it is reported.
     """
     path = Path(path)
     seen = _SortedHashes()
-    chunk: list[Item] = []
-    numbers: list[int] = []
-    for number, item in _records(path, "item", _build_item):
-        chunk.append(item)
-        numbers.append(number)
-        if len(chunk) == chunk_size:
-            _check_new_ids(path, chunk, numbers, seen)
+    chunk: Loaded[Item] = Loaded(path)
+    rows: list[tuple[str, int]] = []  # (id, line) of every row of the chunk, in order
+    for number, got in _records(path, "item", _build_item):
+        chunk.lines[got.id] = number
+        rows.append((got.id, number))
+        if isinstance(got, Problem):
+            chunk.problems.append(got)
+            continue
+        chunk.records.append(got)
+        if len(chunk.records) == chunk_size:
+            _check_new_ids(path, rows, seen)
             yield chunk
-            chunk, numbers = [], []
-    if chunk:
-        _check_new_ids(path, chunk, numbers, seen)
+            chunk, rows = Loaded(path), []
+    if rows:
+        _check_new_ids(path, rows, seen)
         yield chunk
     if not seen.count:
         raise InputError(f"{path}: no items found")
@@ -141,9 +223,13 @@ def count_rows(path: str | Path) -> int:
     lines count once per line, so it can overshoot there)."""
     path = Path(path)
     if path.suffix.lower() == ".parquet":
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        return int(pq.ParquetFile(path).metadata.num_rows)
+        try:
+            return int(pq.ParquetFile(path).metadata.num_rows)
+        except (pa.ArrowException, OSError) as exc:
+            raise InputError(f"{path}: not a readable Parquet file ({exc}); write it again") from exc
     with path.open("rb") as handle:
         lines = sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
     return lines - 1 if path.suffix.lower() in (".csv", ".tsv") else lines
@@ -176,15 +262,15 @@ class _SortedHashes:
         self.values[: self.count].sort()  # in place
 
 
-def _check_new_ids(path: Path, chunk: list[Item], numbers: list[int], seen: _SortedHashes) -> None:
-    hashes = np.fromiter((_id_hash(i.id) for i in chunk), dtype=np.int64, count=len(chunk))
+def _check_new_ids(path: Path, rows: list[tuple[str, int]], seen: _SortedHashes) -> None:
+    hashes = np.fromiter((_id_hash(record_id) for record_id, _ in rows), dtype=np.int64, count=len(rows))
     repeated = seen.contains(hashes) | _repeats_within(hashes)
     if repeated.any():
-        suspects = {chunk[row].id for row in np.flatnonzero(repeated)}
+        suspects = {rows[row][0] for row in np.flatnonzero(repeated)}
         first = _first_lines(path, suspects)
-        for item, number in zip(chunk, numbers, strict=True):
-            if item.id in suspects and first.get(item.id, number) != number:
-                raise _duplicate_id(path, number, "item", item.id, first[item.id])
+        for record_id, number in rows:
+            if record_id in suspects and first.get(record_id, number) != number:
+                raise _duplicate_id(path, number, "item", record_id, first[record_id])
     seen.add(hashes)
 
 
@@ -198,47 +284,117 @@ def _repeats_within(hashes: np.ndarray) -> np.ndarray:
 def _first_lines(path: Path, ids: set[str]) -> dict[str, int]:
     """Line of the first occurrence of each id (a second pass, only when a duplicate is suspected)."""
     first: dict[str, int] = {}
-    for number, item in _records(path, "item", _build_item):
-        if item.id in ids:
-            first.setdefault(item.id, number)
+    for number, got in _records(path, "item", _build_item):
+        if got.id in ids:
+            first.setdefault(got.id, number)
     return first
 
 
+def _text(raw: dict[str, Any], kind: Kind) -> str | None:
+    text = raw.get("text")
+    if text is not None and not isinstance(text, str):
+        raise ValueError(f"{kind} {quoted(raw['id'])}: 'text' must be a string, got {_kind(text)}")
+    return text
+
+
+def _lang(raw: dict[str, Any], kind: Kind) -> str | None:
+    lang = raw.get("lang")
+    if lang is None or lang == "":
+        return None
+    if not isinstance(lang, str):
+        raise ValueError(f"{kind} {quoted(raw['id'])}: 'lang' must be a language code such as 'es', got {_kind(lang)}")
+    try:
+        return normalise_language(lang)
+    except ValueError as exc:
+        raise ValueError(f"{kind} {quoted(raw['id'])}: {exc}") from None
+
+
+def _finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_finite(v) for v in value)
+    return True
+
+
 def _build_item(raw: dict[str, Any]) -> Item:
-    if "text" not in raw:
-        raise ValueError(f"item {raw['id']!r} has no 'text'")
+    text = _text(raw, "item")
+    if text is None:
+        raise ValueError(f"item {quoted(raw['id'])} has no 'text'")
     fields = {k: v for k, v in raw.items() if k not in _ITEM_KEYS}
-    return Item(id=raw["id"], text=raw["text"], lang=raw.get("lang"), fields=fields)
+    non_finite = [name for name, value in fields.items() if not _finite(value)]
+    if non_finite:
+        raise ValueError(f"item {quoted(raw['id'])}: field(s) {non_finite} hold NaN or infinity, which JSON cannot write; use null")
+    return Item(id=raw["id"], text=text, lang=_lang(raw, "item"), fields=fields)
 
 
 def _history(value: Any) -> tuple[str, ...]:
     # CSV cells hold a history as "a|b|c"; JSON and Parquet hold a list.
     if isinstance(value, str):
         return tuple(part.strip() for part in value.split("|") if part.strip())
-    if isinstance(value, Iterable):
+    if isinstance(value, list) and all(type(v) in (str, int) for v in value):
         return tuple(str(v) for v in value)
-    raise ValueError(f"'history' must be a list of item ids, got {value!r}")
+    raise ValueError(f"'history' must be a list of item ids, got {_kind(value)}")
 
 
 def _build_user(raw: dict[str, Any]) -> User:
-    unknown = set(raw) - {"id", "text", "history", "lang"}
+    unknown = set(raw) - _USER_KEYS
     if unknown:
-        raise ValueError(f"user {raw['id']!r}: unknown field(s) {sorted(unknown)}; expected id, text, history, lang")
-    return User(id=raw["id"], text=raw.get("text"), history=_history(raw.get("history", ())), lang=raw.get("lang"))
+        raise ValueError(f"user {quoted(raw['id'])}: unknown field(s) {sorted(unknown)}; expected id, text, history, lang")
+    return User(id=raw["id"], text=_text(raw, "user"), history=_history(raw.get("history", [])), lang=_lang(raw, "user"))
+
+
+def load_items(path: str | Path) -> Loaded[Item]:
+    """Catalogue items (``id`` and ``text`` required, ``lang`` optional, other columns kept as
+    fields) and a Problem for each row that has no usable text or language."""
+    return _load(Path(path), "item", _build_item)
+
+
+def load_users(path: str | Path) -> Loaded[User]:
+    """Users or queries (``id`` plus ``text`` and/or ``history``, item ids oldest first)
+    and a Problem for each row that cannot be used."""
+    return _load(Path(path), "user", _build_user)
 
 
 def read_items(path: str | Path) -> list[Item]:
-    """Catalogue items: ``id`` and ``text`` required, ``lang`` optional, other columns kept as fields."""
-    return _read(Path(path), "item", _build_item)
+    """Every item of a file that must be clean (a dataset): any unusable row is an InputError listing them all."""
+    loaded = load_items(path)
+    refuse(loaded.problems, str(path))
+    return loaded.records
 
 
 def read_users(path: str | Path) -> list[User]:
-    """Users or queries: ``id`` plus ``text`` and/or ``history`` (item ids, oldest first)."""
-    return _read(Path(path), "user", _build_user)
+    """Every user of a file that must be clean (a dataset): any unusable row is an InputError listing them all."""
+    loaded = load_users(path)
+    refuse(loaded.problems, str(path))
+    return loaded.records
+
+
+def prune_histories(users: Loaded[User], catalogue: set[str]) -> Loaded[User]:
+    """Users whose history names items not in the catalogue (deleted since, usually) keep the
+    rest of it, with a Problem naming the line and the items skipped; a user left with
+    neither a history nor a text is refused."""
+    pruned: Loaded[User] = Loaded(users.path, lines=users.lines, problems=list(users.problems))
+    for user in users.records:
+        unknown = [i for i in user.history if i not in catalogue]
+        if not unknown:
+            pruned.records.append(user)
+            continue
+        known = tuple(i for i in user.history if i in catalogue)
+        where = f"{users.where(user.id)}: user {quoted(user.id)}"
+        if known or user.text is not None:
+            pruned.records.append(User(user.id, user.text, known, user.lang))
+            reason = f"{where}: history item(s) not in the catalogue skipped: {quoted(unknown)}"
+        else:
+            reason = f"{where}: no history item is in the catalogue ({quoted(unknown)}) and there is no text: nothing to recommend from"
+        pruned.problems.append(Problem("user", user.id, "read", reason))
+    return pruned
 
 
 def check_histories(users: Sequence[User], items: Sequence[Item], source: str) -> None:
-    """Refuse users whose history names items that are not in the catalogue."""
+    """Refuse users whose history names items that are not in the catalogue (datasets, whose qrels need them all)."""
     known = {item.id for item in items}
     for user in users:
         missing = [i for i in user.history if i not in known]
@@ -246,33 +402,164 @@ def check_histories(users: Sequence[User], items: Sequence[Item], source: str) -
             raise InputError(f"{source}: user {user.id!r} has history item(s) not in the catalogue: {missing}")
 
 
-def _row(record: Recommendation | Document | Problem) -> dict[str, Any]:
-    if isinstance(record, Document):
-        t = record.translation
-        return {
-            "id": record.id, "lang": record.lang, "original": record.original, "pivot": record.pivot,
-            "detection_confidence": record.detection.confidence if record.detection else None,
+@dataclass(frozen=True)
+class OutputPath:
+    """A file or folder a command writes, and the config key that names it (for messages)."""
+
+    key: str
+    path: Path
+    folder: bool = False
+
+
+def check_outputs(outputs: Sequence[OutputPath], inputs: Mapping[str, Path]) -> None:
+    """Before any work, refuse every output that is an input or another output (or holds
+    one, for a folder), is a link, is the wrong kind of thing, or cannot be written.
+
+    Raises OutputError listing every problem, each naming the keys involved.
+    """
+    problems: list[str] = []
+    for number, out in enumerate(outputs):
+        for key, path in inputs.items():
+            if _same(out.path, path) or (out.folder and _inside(path, out.path)):
+                problems.append(f"{out.key}: {out.path} is {key} ({path}) or holds it; pivotrec never writes over an input: choose another path")
+        for other in outputs[:number]:
+            if _same(out.path, other.path) or (out.folder and _inside(other.path, out.path)) or (other.folder and _inside(out.path, other.path)):
+                problems.append(f"{out.key} and {other.key} are both {out.path}; give each its own path")
+        problems += _unwritable(out)
+    if problems:
+        raise OutputError("cannot write the outputs, so nothing was done:\n" + "\n".join(f"  {p}" for p in problems))
+
+
+def _same(a: Path, b: Path) -> bool:
+    """One file under two names: the same path once links are resolved, or a hard link."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return Path(os.path.realpath(folder)) in Path(os.path.realpath(path)).parents
+
+
+def _unwritable(out: OutputPath) -> list[str]:
+    path = out.path
+    # Refused rather than replaced: replacing would quietly turn the user's link into a plain
+    # file and leave its target stale, and following it could write over whatever it points at.
+    if path.is_symlink():
+        return [f"{out.key}: {path} is a symbolic link (to {os.readlink(path)}); outputs are never written through links: name the real path"]
+    if out.folder and path.exists() and not path.is_dir():
+        return [f"{out.key}: {path} is a file, but a folder goes there; move the file or choose another path"]
+    if not out.folder and path.is_dir():
+        return [f"{out.key}: {path} is a folder; give a file path"]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return [f"{out.key}: cannot create the folder {path.parent}: {exc.strerror or exc}"]
+    probe = _temporary_beside(path)
+    try:
+        _create(probe).close()
+    except OSError as exc:
+        return [f"{out.key}: cannot write in {path.parent}: {exc.strerror or exc}"]
+    probe.unlink()
+    return []
+
+
+def _temporary_beside(path: Path) -> Path:
+    """A fresh hidden name in the target's folder: renaming it over the target is atomic."""
+    return path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+
+
+def _create(path: Path) -> IO[str]:
+    """A new file opened for writing (never an existing one), with the usual permissions."""
+    return open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "w", encoding="utf-8")
+
+
+def recommendation_rows(recommendations: Iterable[Recommendation]) -> Iterator[dict[str, Any]]:
+    for rec in recommendations:
+        row = asdict(rec)
+        row["explanations"] = list(rec.explanations)
+        yield row
+
+
+def problem_rows(problems: Iterable[Problem]) -> Iterator[dict[str, Any]]:
+    return (asdict(p) for p in problems)
+
+
+def document_rows(documents: Iterable[Document], raw_texts: Mapping[str, str]) -> Iterator[dict[str, Any]]:
+    """One row per document: ``raw`` is the text as read, ``original`` as cleaned (what was translated)."""
+    for doc in documents:
+        t = doc.translation
+        yield {
+            "id": doc.id, "lang": doc.lang, "raw": raw_texts[doc.id], "original": doc.original, "pivot": doc.pivot,
+            "detection_confidence": doc.detection.confidence if doc.detection else None,
             "translator": t.translator, "model": t.model, "from_cache": t.cached, "kept_original": t.kept_original,
             "failed": t.failed, "suspicious": t.suspicious, "note": t.note,
         }
-    row = asdict(record)
-    if isinstance(record, Recommendation):
-        row["explanations"] = list(record.explanations)
-    return row
 
 
-def write_rows(handle: TextIO, records: Iterable[Recommendation | Document | Problem]) -> int:
-    """Append one JSON object per record to an open file; returns the count written."""
+def write_rows(handle: IO[str], rows: Iterable[Mapping[str, Any]], key: str, target: Path) -> int:
+    """Append one strict JSON line per row; returns the count. A row JSON cannot hold
+    (NaN, a lone surrogate) or a failing disk is an OutputError naming ``key``, the file and the row."""
     count = 0
-    for record in records:
-        handle.write(json.dumps(_row(record), ensure_ascii=False) + "\n")
-        count += 1
+    row: Mapping[str, Any] = {}
+    try:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False, allow_nan=False) + "\n")
+            count += 1
+    except (OSError, ValueError) as exc:
+        which = row.get("id", row.get("user_id"))
+        raise OutputError(f"{key}: cannot write {target} at the row of {quoted(which)}: {exc}; no earlier output was replaced") from exc
     return count
 
 
-def write_jsonl(path: str | Path, records: Iterable[Recommendation | Document | Problem]) -> int:
-    """Write recommendations, documents or problems as JSONL; returns the count written."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as handle:
-        return write_rows(handle, records)
+class StagedFiles:
+    """Output files written under temporary names beside their targets and renamed over
+    them together on ``commit``: a run that fails or is interrupted before that leaves
+    every earlier output as it was, and no temporary file behind."""
+
+    def __init__(self) -> None:
+        self._staged: list[tuple[str, Path, Path, IO[str]]] = []
+
+    def write(self, key: str, path: Path, rows: Iterable[Mapping[str, Any]]) -> int:
+        temporary = _temporary_beside(path)
+        try:
+            handle = _create(temporary)
+        except OSError as exc:
+            raise OutputError(f"{key}: cannot write in {path.parent}: {exc}") from exc
+        self._staged.append((key, path, temporary, handle))
+        return write_rows(handle, rows, key, path)
+
+    def commit(self) -> None:
+        for key, path, temporary, handle in self._staged:
+            try:
+                handle.flush()
+                os.fsync(handle.fileno())  # on disk before the rename makes it the output
+                handle.close()
+            except OSError as exc:
+                self.discard()
+                raise OutputError(f"{key}: cannot write {path}: {exc}; it was left as it was") from exc
+        for key, path, temporary, _ in self._staged:
+            try:
+                os.replace(temporary, path)
+            except OSError as exc:
+                self.discard()
+                raise OutputError(f"{key}: cannot replace {path}: {exc}") from exc
+        self._staged = []
+
+    def discard(self) -> None:
+        for _, _, temporary, handle in self._staged:
+            handle.close()
+            temporary.unlink(missing_ok=True)
+        self._staged = []
+
+    def __enter__(self) -> StagedFiles:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.discard()

@@ -9,13 +9,14 @@ would, in ``pyproject.toml``.
 from __future__ import annotations
 
 import difflib
+import warnings
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Literal, overload
 
 from pydantic import BaseModel
 
-from pivotrec.pipeline.errors import PluginLoadError, UnknownPluginError
+from pivotrec.pipeline.errors import PluginLoadError, PluginNameWarning, UnknownPluginError
 from pivotrec.pipeline.protocols import (
     OPTIONAL_METHODS,
     REQUIRED_MEMBERS,
@@ -49,8 +50,26 @@ class PluginInfo:
 
 def _entry_points(kind: PluginKind) -> dict[str, EntryPoint]:
     # A name registered twice (two distributions) keeps the last one, as
-    # importlib does; listing shows both so the clash is visible.
+    # importlib does; listing shows both, and loading it warns (_warn_if_shadowed).
     return {ep.name: ep for ep in entry_points(group=GROUPS[kind])}
+
+
+def _distribution(ep: EntryPoint) -> str:
+    return ep.dist.name if ep.dist else "an unknown distribution"
+
+
+def _warn_if_shadowed(kind: PluginKind, chosen: EntryPoint) -> None:
+    """Warn when another distribution registers the same name: a third-party package
+    that takes a built-in's name silently replaces it otherwise."""
+    others = [ep for ep in entry_points(group=GROUPS[kind]) if ep.name == chosen.name and ep.value != chosen.value]
+    if others:
+        shadowed = ", ".join(f"{_distribution(ep)} ({ep.value})" for ep in others)
+        warnings.warn(
+            f"{kind} plugin name {chosen.name!r} is registered more than once; using {_distribution(chosen)} ({chosen.value}), "
+            f"not {shadowed}. Uninstall one of them, or rename the third-party plugin.",
+            PluginNameWarning,
+            stacklevel=3,
+        )
 
 
 def installed(kind: PluginKind) -> list[PluginInfo]:
@@ -105,10 +124,11 @@ def load(kind: PluginKind, name: str) -> type[Any]:
     ep = _entry_points(kind).get(name)
     if ep is None:
         raise UnknownPluginError(unknown_plugin_message(kind, name))
+    _warn_if_shadowed(kind, ep)
     where = f"{kind} plugin {name!r} ({ep.value})"
     try:
         cls = ep.load()
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # a module that calls sys.exit() on import is just as broken
         raise PluginLoadError(f"{where} failed to import: {type(exc).__name__}: {exc}") from exc
     params = getattr(cls, "Params", None)
     if not isinstance(cls, type) or not (isinstance(params, type) and issubclass(params, BaseModel)):

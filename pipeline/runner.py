@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 
@@ -21,10 +21,11 @@ from pivotrec.pipeline import io
 from pivotrec.pipeline.build import Builder
 from pivotrec.pipeline.config import RunConfig
 from pivotrec.pipeline.engines import make_engine
-from pivotrec.pipeline.errors import InputError, stage_errors
+from pivotrec.pipeline.errors import InputError, quoted, stage_errors
 from pivotrec.pipeline.progress import track
 from pivotrec.pipeline.protocols import EncodeMode, Encoder, Ranker
 from pivotrec.pipeline.refs import EncoderRef
+from pivotrec.pipeline.io import Record
 from pivotrec.pipeline.records import Document, Hit, Item, Problem, Recommendation, User
 from pivotrec.pipeline.stages import DetectStage, FuseStage, NormaliseStage, ProfileStage, RecommendStage, RetrieveStage
 from pivotrec.pipeline.stages.encode import VectorText, mean_of_unit, texts_to_read
@@ -36,7 +37,8 @@ class RunResult:
     recommendations: list[Recommendation]
     documents: dict[str, Document]
     summary: RunSummary
-    #: Items and users not served as asked, with the reason.
+    #: Items and users not served as asked, with the reason: rows skipped on reading
+    #: (``run_files``), failed translations, users who got no recommendation.
     problems: list[Problem] = field(default_factory=list)
 
 
@@ -166,23 +168,62 @@ class Pipeline:
         return RunResult(recommendations, by_id, self.summary, problems)
 
     def run_files(self) -> RunResult:
-        """Read the config's input files, run, and write the config's output files."""
-        if self.config.input is None or self.config.input.users is None:
-            raise InputError(f"{self.config.source}: 'input.items' and 'input.users' are required to run")
-        items = io.read_items(self.config.input.items)
-        users = io.read_users(self.config.input.users)
-        io.check_histories(users, items, str(self.config.input.users))
-        result = self.run(items, users)
-        if self.config.output is not None:
-            io.write_jsonl(self.config.output, result.recommendations)
-        documents_path = self.config.documents_path
-        if documents_path is not None:
-            io.write_jsonl(documents_path, result.documents.values())
-        errors_path = self.config.errors_path
-        if errors_path is not None:
-            io.write_jsonl(errors_path, result.problems)
-            self.summary.errors_file = str(errors_path)
+        """Read the config's input files, run, and write the config's output files.
+
+        Outputs are checked before any work and replaced only once all of them are
+        written. A row that cannot be used (an empty text, a history item not in the
+        catalogue, an unknown language code) is skipped and written to the errors
+        file with its file and line; with ``strict: true`` any such row refuses the
+        run instead, all of them listed.
+        """
+        config = self.config
+        if config.input is None or config.input.users is None:
+            raise InputError(f"{config.source}: 'input.items' and 'input.users' are required to run")
+        outputs = config.outputs("run")
+        io.check_outputs(outputs, config.inputs())
+        items = without_empty_texts(io.load_items(config.input.items), self.normalise)
+        users = io.prune_histories(io.load_users(config.input.users), {item.id for item in items.records})
+        users = without_empty_texts(users, self.normalise)
+        input_problems = items.problems + users.problems
+        if config.strict:
+            io.refuse(input_problems, f"{config.source} (strict: true)")
+        if not items.records:
+            io.refuse(items.problems, f"{config.input.items}: no usable item")
+        result = self.run(items.records, users.records)
+        result.problems[:0] = input_problems
+        self.summary.problems = len(result.problems)
+        raw_texts = {item.id: item.text for item in items.records}
+        rows = {
+            "output": io.recommendation_rows(result.recommendations),
+            "documents": io.document_rows(result.documents.values(), raw_texts),
+            "errors": io.problem_rows(result.problems),
+        }
+        with io.StagedFiles() as staged:
+            for out in outputs:
+                staged.write(out.key, out.path, rows[out.key])
+        self.summary.errors_file = next((str(out.path) for out in outputs if out.key == "errors"), None)
         return result
+
+
+def without_empty_texts(loaded: io.Loaded[Record], normalise: NormaliseStage) -> io.Loaded[Record]:
+    """``loaded`` less the texts that clean to nothing (markup only: ``<b></b>``, a script),
+    each recorded with its line: such an item is refused, such a user keeps its history
+    (and is refused without one). Cleaning here as well as in the run costs little next
+    to translation, and keeps an empty document out of every index."""
+    texted = [record for record in loaded.records if record.text is not None]
+    cleaned = dict(zip((r.id for r in texted), normalise.clean([r.text or "" for r in texted]), strict=True))
+    kept: io.Loaded[Record] = io.Loaded(loaded.path, lines=loaded.lines, problems=list(loaded.problems))
+    for record in loaded.records:
+        if record.text is None or cleaned[record.id].strip():
+            kept.records.append(record)
+            continue
+        kind: io.Kind = "item" if isinstance(record, Item) else "user"
+        reason = f"{loaded.where(record.id)}: {kind} {quoted(record.id)}: text is empty once markup is removed"
+        if isinstance(record, User) and record.history:
+            kept.records.append(cast(Record, User(record.id, None, record.history, record.lang)))  # Record is User here
+            reason += "; recommended from its history only"
+        kept.problems.append(Problem(kind, record.id, "clean", reason))
+    return kept
 
 
 def _why_unserved(fused: Sequence[Hit]) -> str:

@@ -116,7 +116,7 @@ def test_streamed_preparation_matches_a_whole_run(write, tmp_path):
     ]
     whole = pipeline(write, items).run_files()
     streamed = pipeline(write, items, CONFIG.replace("documents: out/documents.jsonl", "documents: out/streamed.jsonl"))
-    summary = prepare_catalogue(streamed)
+    summary = prepare_catalogue(streamed).summary
 
     rows = jsonl(tmp_path / "out" / "streamed.jsonl")
     assert [r["id"] for r in rows] == [i["id"] for i in items]
@@ -124,7 +124,9 @@ def test_streamed_preparation_matches_a_whole_run(write, tmp_path):
     assert summary.items_read == len(items) == summary.translation.texts
     assert summary.translation.texts_from_cache == 8, "the whole run filled the cache (es1 and the 7 generated)"
     assert summary.translation.texts_failed == 1 and summary.problems == 1  # es2, written to the errors file
-    assert [p["id"] for p in jsonl(tmp_path / "out" / "recommendations.errors.jsonl")] == ["es2"]
+    assert [p["id"] for p in jsonl(tmp_path / "out" / "streamed.prepare-errors.jsonl")] == ["es2"]
+    run_errors = jsonl(tmp_path / "out" / "recommendations.errors.jsonl")
+    assert {p["id"] for p in run_errors} == {"es2", "no-match"}, "prepare has its own errors file: the run's is kept"
 
 
 def test_streamed_preparation_writes_one_vector_shard_per_chunk(write, tmp_path):
@@ -156,4 +158,5 @@ def test_prepare_command_streams_the_catalogue_and_prints_the_counts(write, tmp_
     printed = capsys.readouterr().out
     assert "texts: 5 read = " in printed and f"documents written to {tmp_path / 'docs.jsonl'}" in printed
     assert [d["id"] for d in jsonl(tmp_path / "docs.jsonl")] == [i["id"] for i in ITEMS]
-    assert (tmp_path / "docs.errors.jsonl").read_text() == ""
+    assert (tmp_path / "docs.prepare-errors.jsonl").read_text() == ""
+    assert json.loads((tmp_path / "docs.manifest.json").read_text())["complete"] is True

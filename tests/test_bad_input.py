@@ -39,9 +39,11 @@ def item(result, item_id):
     [("", r"items\.jsonl:3: item 'bad': text is empty"), ("   \t\n ", r"items\.jsonl:3: item 'bad': text is empty")],
     ids=["empty", "whitespace-only"],
 )
-def test_empty_text_is_an_error_naming_file_line_and_item(write, text, problem):
-    with pytest.raises(InputError, match=problem):
-        run(write, [{"id": "bad", "text": text}])
+def test_empty_text_is_recorded_naming_file_line_and_item_and_the_run_goes_on(write, text, problem):
+    result = run(write, [{"id": "bad", "text": text}])
+    assert "bad" not in result.documents and set(result.documents) == {i["id"] for i in GOOD_ITEMS}
+    reasons = [p.reason for p in result.problems if (p.kind, p.id) == ("item", "bad")]
+    assert len(reasons) == 1 and re.search(problem, reasons[0])
 
 
 def test_invalid_utf8_is_an_error_naming_the_file(write):

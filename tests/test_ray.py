@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -75,6 +76,26 @@ def test_ray_engine_gives_the_same_output_as_the_local_engine(write, local_ray):
         assert ours.score == pytest.approx(theirs.score, abs=1e-5)
     assert distributed.summary.translation.texts_translated == local.summary.translation.texts_translated == 4
     assert distributed.summary.translation.texts_kept_original == local.summary.translation.texts_kept_original == 1
+
+
+@pytest.mark.skipif(shutil.which("apertium") is None, reason="apertium not installed: apt-get install apertium apertium-eng-spa")
+def test_ray_engine_fills_and_reads_the_default_cache_with_a_cacheable_translator(write, local_ray, tmp_path, monkeypatch):
+    """Apertium's translations go to the translation cache from inside Ray's actors, which
+    call the stage from another thread than the one that opened the cache (SQLite refused
+    that), and a second run is served from it."""
+    monkeypatch.setenv("PIVOTREC_CACHE", str(tmp_path / "default.sqlite"))  # the default cache, private to this test
+    write_inputs(write)
+    config = write("apertium.yaml", CONFIG.format(engine="ray").replace("plugin: lookup", "plugin: apertium").replace("  params: {table: table.jsonl}\n", ""))
+
+    first = Pipeline(load_config(config)).run_files()
+    second = Pipeline(load_config(config)).run_files()
+
+    spanish = ["es1", "es2", "es3"]
+    assert all(first.documents[i].pivot != first.documents[i].original for i in spanish), "apertium translated"
+    assert (first.summary.translation.texts_translated, first.summary.translation.texts_from_cache) == (4, 0)  # 3 items and u1
+    assert (second.summary.translation.texts_translated, second.summary.translation.texts_from_cache) == (0, 4)
+    assert {i: second.documents[i].pivot for i in spanish} == {i: first.documents[i].pivot for i in spanish}
+    assert (tmp_path / "default.sqlite").stat().st_mode & 0o777 == 0o600
 
 
 def test_ray_engine_joins_an_existing_cluster_by_address(write, tmp_path):
