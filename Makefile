@@ -13,7 +13,10 @@ FREEDICT_PACKAGES := dict-freedict-deu-eng dict-freedict-jpn-eng dict-freedict-a
 SYSTEM_PACKAGES := $(APERTIUM_PACKAGES) $(FREEDICT_PACKAGES)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup system-deps demo test typecheck clean
+# Headless Chromium (with CJK fonts) for the tests that render the report and the service's page.
+BROWSER_PACKAGES := chromium fonts-noto-cjk
+
+.PHONY: setup system-deps browser demo test typecheck clean
 
 setup: $(STAMP) system-deps
 
@@ -28,13 +31,21 @@ system-deps:
 		|| echo "warning: could not install Apertium/FreeDict; those languages will not be translated or glossed"; \
 	else echo "note: no apt-get/sudo here; install $(SYSTEM_PACKAGES) yourself for offline es/ca/gl/eu/fr/pt/it translation and de/ja/ar/el/tr/sw glosses"; fi
 
+# Best effort too: without it the page and report rendering tests skip and say why.
+browser:
+	@if dpkg -s $(BROWSER_PACKAGES) >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null && { [ -z "$(SUDO)" ] || command -v sudo >/dev/null; }; then \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(BROWSER_PACKAGES) >/dev/null \
+		|| echo "warning: could not install Chromium; the rendering tests will skip"; \
+	else echo "note: no apt-get/sudo here; install $(BROWSER_PACKAGES) for the rendering tests"; fi
+
 # torch is pinned first: the CPU build lies on this disk, and an unpinned
 # torch (pulled by sentence-transformers) would download a CUDA build.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[dense,lingua,translate,ctranslate2,direct,ann,ray,lexicon,test,bench]"
+	$(BIN)/pip install --quiet -e ".[dense,lingua,translate,ctranslate2,direct,ann,ray,lexicon,serve,test,bench]"
 	touch $(STAMP)
 
 demo: setup
@@ -47,7 +58,7 @@ typecheck: setup
 	@for folder in pipeline plugins models; do ln -s ../../$$folder .typecheck/pivotrec/$$folder; done
 	cd .typecheck && ../$(BIN)/mypy --config-file ../pyproject.toml -p pivotrec.pipeline -p pivotrec.plugins -p pivotrec.models
 
-test: setup typecheck
+test: setup browser typecheck
 	$(BIN)/python -m pytest
 
 clean:

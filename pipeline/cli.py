@@ -20,7 +20,9 @@ from pivotrec.pipeline.config import load_config
 from pivotrec.pipeline.evaluation.compare import DEFAULT_METRICS
 from pivotrec.pipeline.evaluation.metrics import parse_metric
 from pivotrec.pipeline.errors import Interrupted, PivotrecError
+from pivotrec.pipeline.index import cli as index_cli
 from pivotrec.pipeline.records import Recommendation
+from pivotrec.pipeline.serve import cli as serve_cli
 
 console = Console()
 errors = Console(stderr=True)
@@ -208,6 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--revision", help="Hub branch, tag or commit")
     convert.add_argument("--quantization", default="int8", choices=["int8", "int8_float16", "int8_bfloat16", "int16", "float16", "bfloat16", "float32"])
     convert.set_defaults(handler=cmd_models_convert)
+    index_cli.add_parser(sub)
+    serve_cli.add_parser(sub)
     return parser
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 import numpy as np
@@ -188,6 +189,21 @@ class Explainer(Protocol):
     def explain(self, query: Query, item_ids: Sequence[str]) -> list[str | None]: ...
 
 
+@runtime_checkable
+class Persists(Protocol):
+    """Optional for rankers: write the built index into a folder and read it back.
+
+    ``pivotrec index`` calls ``save`` after ``index``; ``pivotrec serve`` calls
+    ``load`` instead of ``index``. Plain JSON and numeric arrays only, never
+    pickle, so a crafted index folder cannot run code. A ranker without it is
+    indexed again from the saved documents and vectors when an index loads.
+    """
+
+    def save(self, directory: Path) -> None: ...
+
+    def load(self, directory: Path) -> None: ...
+
+
 #: Members the registry requires of each kind when it loads a plugin.
 REQUIRED_MEMBERS: dict[PluginKind, tuple[str, ...]] = {
     "detector": ("detect",),
@@ -201,5 +217,5 @@ OPTIONAL_METHODS: dict[PluginKind, tuple[str, ...]] = {
     "detector": ("warm_up",),
     "translator": ("warm_up", "missing", "model_for", "cache_settings", "translate_batch", "route"),
     "encoder": ("warm_up",),
-    "ranker": ("warm_up", "explain"),
+    "ranker": ("warm_up", "explain", "save", "load"),
 }

@@ -1,0 +1,8 @@
+"""Persistent indexes: build once from a config (``pivotrec index``), open many times (``pivotrec serve``).
+
+``store.py`` writes and opens the index folder (documents, vectors per
+ranker view, each ranker's saved structures, the config and its
+fingerprint), ``fingerprint.py`` says what an index was built from, and
+``search.py`` answers requests over an opened index. Nothing is imported
+here, so ``pivotrec --help`` stays fast.
+"""

@@ -1,0 +1,43 @@
+"""``pivotrec serve INDEX [--host 127.0.0.1] [--port 8000]``: load the models once, then answer over HTTP."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+from rich.text import Text
+
+from pivotrec.pipeline.errors import PluginLoadError
+
+console = Console(stderr=True)
+
+
+def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    parser = sub.add_parser("serve", help="serve an index over HTTP: /search, /recommend, /health, OpenAPI, and a page at /")
+    parser.add_argument("index", help="index folder written by 'pivotrec index'")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    parser.set_defaults(handler=cmd_serve)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from pivotrec.pipeline.serve.app import create_app
+    except ImportError as exc:
+        raise PluginLoadError(f"pivotrec serve needs FastAPI and uvicorn: pip install 'pivotrec[serve]' ({exc})") from exc
+    from pivotrec.pipeline.index.search import IndexSearcher
+    from pivotrec.pipeline.index.store import open_index
+
+    stored = open_index(Path(args.index))
+    searcher = IndexSearcher(stored)
+    console.print(Text(f"loading {stored.folder} ({len(stored.documents):,} items): models load once, now"), highlight=False)
+    searcher.warm_up()
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        console.print(Text(f"warning: binding {args.host}: the service has no authentication", style="yellow"), highlight=False)
+    # POST /items and DELETE /items/{id} update the index folder, not a single version inside it.
+    root = Path(args.index) if (Path(args.index) / "CURRENT").is_file() else None
+    uvicorn.run(create_app(searcher, root), host=args.host, port=args.port, log_level="info")
+    return 0
