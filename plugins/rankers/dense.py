@@ -65,9 +65,10 @@ class DenseRanker:
     def index(self, docs: Sequence[Document], vectors: np.ndarray | None, histories: Sequence[Sequence[str]] = ()) -> None:
         if vectors is None or vectors.shape[0] != len(docs):
             raise ValueError("dense ranker needs one vector per document")
-        self._set([d.id for d in docs], [d.lang for d in docs], np.ascontiguousarray(vectors, dtype=np.float32))
+        matrix = np.ascontiguousarray(vectors, dtype=np.float32)
+        self._set([d.id for d in docs], [d.lang for d in docs], matrix)
         if self.params.search == "ivf":
-            self._ivf = self._build_ivf(self._matrix)
+            self._ivf = self._build_ivf(matrix)
 
     def _set(self, ids: list[str], langs: list[str], matrix: np.ndarray) -> None:
         self._ids = ids
@@ -160,5 +161,5 @@ class DenseRanker:
         if self.params.search == "ivf":
             import faiss
 
-            self._ivf = faiss.deserialize_index(arrays["ivf"]) if "ivf" in arrays else self._build_ivf(self._matrix)
+            self._ivf = faiss.deserialize_index(arrays["ivf"]) if "ivf" in arrays else self._build_ivf(arrays["vectors"])
             self._ivf.nprobe = min(self.params.nprobe, self._ivf.nlist)
