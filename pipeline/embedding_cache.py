@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from pivotrec.pipeline.errors import CacheError
+from pivotrec.pipeline.translation_cache import select_in
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS vectors (
@@ -27,8 +28,6 @@ CREATE TABLE IF NOT EXISTS vectors (
     PRIMARY KEY (namespace, digest)
 ) WITHOUT ROWID
 """
-#: SQLite's host-parameter limit per statement is 32766 (999 before 3.32).
-_CHUNK = 900
 
 
 def digest(text: str) -> bytes:
@@ -58,17 +57,8 @@ class EmbeddingCache:
         """Cached vectors of ``texts``, by text."""
         by_digest = {digest(t): t for t in texts}
         keys = list(by_digest)
-        found: dict[str, np.ndarray] = {}
-        for start in range(0, len(keys), _CHUNK):
-            chunk = keys[start : start + _CHUNK]
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
-                f"SELECT digest, vector FROM vectors WHERE namespace = ? AND digest IN ({marks})",  # noqa: S608 - only '?' marks are interpolated
-                [namespace, *chunk],
-            )
-            for key, blob in rows:
-                found[by_digest[key]] = np.frombuffer(blob, dtype=np.float32)
-        return found
+        rows = select_in(self._db, "SELECT digest, vector FROM vectors WHERE namespace = ? AND digest", namespace, keys)
+        return {by_digest[key]: np.frombuffer(blob, dtype=np.float32) for key, blob in rows}
 
     def put_many(self, namespace: str, texts: Sequence[str], vectors: np.ndarray) -> None:
         """Store one batch in one transaction: all of it or none of it."""

@@ -38,6 +38,17 @@ _SQLITE_HEADER = b"SQLite format 3\x00"
 _FIX = "delete it (its translations are simply done again) or set translator.cache: null"
 
 
+def select_in(db: sqlite3.Connection, query: str, namespace: str, keys: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Rows of ``query`` (ending in the key column) for every key, in statements of at most
+    ``_CHUNK`` host parameters: ``... WHERE namespace = ? AND <key column> IN (?, ?, ...)``."""
+    rows: list[tuple[Any, ...]] = []
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start : start + _CHUNK]
+        marks = ",".join("?" * len(chunk))
+        rows += db.execute(f"{query} IN ({marks})", [namespace, *chunk]).fetchall()  # only '?' marks are interpolated
+    return rows
+
+
 def normalise_segment(segment: str) -> str:
     """The cache's view of a segment: NFC, with runs of whitespace as one space."""
     return " ".join(unicodedata.normalize("NFC", segment).split())
@@ -117,15 +128,9 @@ class TranslationCache:
         normalised = list(keys)
         try:
             with self._lock:
-                for start in range(0, len(normalised), _CHUNK):
-                    chunk = normalised[start : start + _CHUNK]
-                    marks = ",".join("?" * len(chunk))
-                    rows = self._db.execute(
-                        f"SELECT segment, translation FROM translations WHERE namespace = ? AND segment IN ({marks})",  # noqa: S608 - only '?' marks are interpolated
-                        [space, *chunk],
-                    )
-                    for segment, translation in rows:
-                        found[keys[segment]] = translation
+                rows = select_in(self._db, "SELECT segment, translation FROM translations WHERE namespace = ? AND segment", space, normalised)
+                for segment, translation in rows:
+                    found[keys[segment]] = translation
         except sqlite3.Error as exc:
             raise self._error(exc) from exc
         result = {s: found[s] for s in segments if s in found}

@@ -148,7 +148,7 @@ def _build(config: RunConfig, root: Path, fp: Fingerprint, force: bool) -> Build
     pipeline.retrieve.index(docs, vectors, [u.history for u in users if u.history])
     pipeline.summary.items_read, pipeline.summary.users_read = len(items), len(users)
 
-    version = write_version(root, config, fp, pipeline, docs, users, vectors)
+    version = write_version(root, IndexVersion(config, fp, pipeline, docs, users, vectors))
     return BuildResult(version, fp, True, reason, len(docs), pipeline.summary)
 
 
@@ -163,25 +163,29 @@ def writing(root: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def write_version(
-    root: Path,
-    config: RunConfig,
-    fp: Fingerprint,
-    pipeline: Pipeline,
-    docs: Sequence[Document],
-    users: Sequence[User],
-    vectors: dict[str, np.ndarray],
-    updates: Sequence[dict[str, Any]] = (),
-) -> Path:
-    """Write a complete new version of an index (rankers already indexed), then switch ``CURRENT`` to it.
+@dataclass(frozen=True)
+class IndexVersion:
+    """Everything one version of an index holds, its rankers already indexed."""
 
-    ``updates`` lists the incremental updates applied since the last full
-    build (kept in the manifest). Older versions are removed once the switch is made.
+    config: RunConfig
+    fingerprint: Fingerprint
+    pipeline: Pipeline
+    docs: Sequence[Document]
+    users: Sequence[User]
+    vectors: dict[str, np.ndarray]
+    #: The incremental updates applied since the last full build (kept in the manifest).
+    updates: Sequence[dict[str, Any]] = ()
+
+
+def write_version(root: Path, contents: IndexVersion) -> Path:
+    """Write a complete new version of an index, then switch ``CURRENT`` to it.
+
+    Older versions are removed once the switch is made.
     """
     work = root / f".building-{os.getpid()}-{secrets.token_hex(4)}"
     try:
         work.mkdir()
-        _write_files(work, config, fp, pipeline, docs, users, vectors, updates)
+        _write_files(work, contents)
         version = root / f"v-{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(4)}"
         _sync_folder(work)
         work.rename(version)
@@ -195,16 +199,10 @@ def write_version(
     return version
 
 
-def _write_files(
-    work: Path,
-    config: RunConfig,
-    fp: Fingerprint,
-    pipeline: Pipeline,
-    docs: Sequence[Document],
-    users: Sequence[User],
-    vectors: dict[str, np.ndarray],
-    updates: Sequence[dict[str, Any]],
-) -> None:
+def _write_files(work: Path, version: IndexVersion) -> None:
+    config, fp, pipeline, docs, users, vectors, updates = (
+        version.config, version.fingerprint, version.pipeline, version.docs, version.users, version.vectors, version.updates
+    )
     _write_lines(work / "documents.jsonl", (_document_row(d) for d in docs))
     if users:
         _write_lines(work / "users.jsonl", ({"id": u.id, "text": u.text, "history": list(u.history), "lang": u.lang} for u in users))

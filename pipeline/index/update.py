@@ -24,7 +24,7 @@ import numpy as np
 from pivotrec.pipeline.errors import InputError, stage_errors
 from pivotrec.pipeline.index.fingerprint import Fingerprint
 from pivotrec.pipeline.index.search import IndexSearcher
-from pivotrec.pipeline.index.store import StoredIndex, open_index, write_version, writing
+from pivotrec.pipeline.index.store import IndexVersion, StoredIndex, open_index, write_version, writing
 from pivotrec.pipeline.records import Document, Item, User
 
 
@@ -117,7 +117,7 @@ def _update(root: Path, stored: StoredIndex, searcher: IndexSearcher, upserts: S
     fp = Fingerprint.of({**manifest["parts"], "input.items": f"updated {digest}"})
     changed = sum(i.id in known for i in fresh)
     record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "added": len(fresh) - changed, "changed": changed, "deleted": len(deleted)}
-    folder = write_version(root, searcher.config, fp, pipeline, docs, users, vectors, [*manifest.get("updates", []), record])
+    folder = write_version(root, IndexVersion(searcher.config, fp, pipeline, docs, users, vectors, [*manifest.get("updates", []), record]))
     searcher.replace_catalogue(open_index(folder))
     return UpdateResult(folder, len(fresh) - changed, changed, len(upserted) - len(fresh), len(deleted))
 

