@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -13,6 +15,82 @@ from pivotrec.pipeline.records import Document, Hit, Query
 from pivotrec.plugins.rankers.scoring import load_index, save_index, top_k_indices
 
 KIND = "dense"
+BiasMethod = Literal["mean", "lir"]
+#: Chosen on the XQuAD-R DEV split by benchmarks/language_bias.py (SIB-200 DEV agrees).
+LIR_DIRECTIONS = 1
+
+
+def _unit_rows(vectors: np.ndarray) -> np.ndarray:
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+
+def _codes(languages: Sequence[str], langs: Sequence[str]) -> np.ndarray:
+    row = {lang: n for n, lang in enumerate(languages)}
+    return np.array([row[lang] for lang in langs], dtype=np.int64)
+
+
+def _mean_and_directions(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean (dim) and top-``k`` right singular vectors (k x dim) of the uncentred ``vectors``."""
+    directions = np.linalg.svd(vectors, full_matrices=False)[2][:k] if k else np.zeros((0, vectors.shape[1]))
+    return vectors.mean(axis=0).astype(np.float32), directions.astype(np.float32)
+
+
+@dataclass(frozen=True)
+class LanguageBias:
+    """Each language's mean vector and principal directions, fitted on a catalogue's vectors.
+
+    ``method`` says what ``remove`` takes out: ``mean`` subtracts the
+    language's mean vector; ``lir`` projects out its ``directions``, the top
+    right singular vectors of its uncentred vectors, as Yang et al. do (the
+    first is close to the mean's direction, the next ones spread the language
+    apart). ``means`` (languages x dim) also tell a query's language;
+    ``directions`` is languages x k x dim (k = 0 for ``mean``); row n belongs
+    to ``languages[n]``. ``pooled`` names the languages with too few vectors
+    (k + 1; 2 for the mean) for an estimate of their own: they share the whole
+    catalogue's.
+    """
+
+    method: BiasMethod
+    languages: tuple[str, ...]
+    means: np.ndarray
+    directions: np.ndarray
+    pooled: tuple[str, ...] = ()
+
+    @classmethod
+    def fit(cls, vectors: np.ndarray, langs: Sequence[str], method: BiasMethod, k: int) -> "LanguageBias":
+        """Fit on one or more vectors (rows) with their languages; ``k`` directions per language for ``lir``."""
+        k = k if method == "lir" else 0
+        languages = tuple(dict.fromkeys(langs))
+        codes = _codes(languages, langs)
+        # k directions of k vectors would erase them, as would a single vector's own mean.
+        sizes = np.bincount(codes, minlength=len(languages))
+        pooled = tuple(lang for lang, size in zip(languages, sizes) if size <= max(k, 1))
+        fitted = {lang: _mean_and_directions(vectors[codes == code], k) for code, lang in enumerate(languages) if lang not in pooled}
+        if pooled:
+            whole = _mean_and_directions(vectors, k)
+            fitted |= {lang: whole for lang in pooled}
+        means = np.stack([fitted[lang][0] for lang in languages])
+        return cls(method, languages, means, np.stack([fitted[lang][1] for lang in languages]), pooled)
+
+    def codes(self, langs: Sequence[str]) -> np.ndarray:
+        """Row of each language in ``means`` and ``directions``."""
+        return _codes(self.languages, langs)
+
+    def nearest(self, vectors: np.ndarray) -> np.ndarray:
+        """Code of the language whose mean is most similar (cosine) to each vector: a query's likely language."""
+        return (_unit_rows(vectors) @ _unit_rows(self.means).T).argmax(axis=1)
+
+    def remove(self, vectors: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """Take each row's language out (``method``), then re-normalise."""
+        out = vectors.astype(np.float32, copy=True)
+        for code in np.unique(codes):
+            rows = codes == code
+            if self.method == "mean":
+                out[rows] -= self.means[code]
+            else:
+                axes = self.directions[code]
+                out[rows] -= (out[rows] @ axes.T) @ axes
+        return _unit_rows(out)
 
 
 class DenseRanker:
@@ -31,6 +109,15 @@ class DenseRanker:
     language (raw similarity breaks ties), so the lists interleave languages:
     every language's best first, then every language's second best.
 
+    ``bias_removal`` takes the language out of the vectors themselves,
+    fitted on the catalogue at index time: ``mean`` subtracts each language's
+    mean vector; ``lir`` (Language Information Removal, Yang et al., EMNLP
+    2021) projects out the top ``lir_directions`` singular directions of the
+    language's vectors, which mostly encode the language, not the topic.
+    Vectors are re-normalised after. A query carries no language, so it gets
+    the removal of the language whose mean vector is nearest to it. It
+    combines with ``per_language``, which then ranks the cleaned scores.
+
     ``search: ivf`` trades exactness for speed on large catalogues: a FAISS
     inverted-file index (k-means cells) scores, exactly, only the items in the
     ``nprobe`` cells nearest the query. Needs ``pip install faiss-cpu``.
@@ -40,6 +127,9 @@ class DenseRanker:
         model_config = ConfigDict(extra="forbid")
         query_batch: int = Field(256, ge=1)
         per_language: Literal["off", "zscore", "rank"] = "off"
+        bias_removal: Literal["off"] | BiasMethod = "off"
+        #: Principal directions removed per language by ``bias_removal: lir``.
+        lir_directions: int = Field(LIR_DIRECTIONS, ge=1)
         search: Literal["exact", "ivf"] = "exact"
         #: IVF cells; default about 4 * sqrt(catalogue size).
         nlist: int | None = Field(None, ge=1)
@@ -61,12 +151,25 @@ class DenseRanker:
         self._langs: list[str] = []
         self._rows: dict[str, int] = {}
         self._matrix: np.ndarray | None = None
+        self._bias: LanguageBias | None = None
 
     def index(self, docs: Sequence[Document], vectors: np.ndarray | None, histories: Sequence[Sequence[str]] = ()) -> None:
         if vectors is None or vectors.shape[0] != len(docs):
             raise ValueError("dense ranker needs one vector per document")
+        langs = [d.lang for d in docs]
         matrix = np.ascontiguousarray(vectors, dtype=np.float32)
-        self._set([d.id for d in docs], [d.lang for d in docs], matrix)
+        self._bias = None
+        if self.params.bias_removal != "off" and docs:
+            self._bias = LanguageBias.fit(matrix, langs, self.params.bias_removal, self.params.lir_directions)
+            if self._bias.pooled:
+                k = self._bias.directions.shape[1]
+                warnings.warn(
+                    f"dense ranker bias_removal {self.params.bias_removal!r}: too few items (at most {max(k, 1)}) to fit "
+                    f"language(s) {', '.join(self._bias.pooled)}; they use the whole catalogue's mean and directions",
+                    stacklevel=2,
+                )
+            matrix = self._bias.remove(matrix, self._bias.codes(langs))
+        self._set([d.id for d in docs], langs, matrix)
         if self.params.search == "ivf":
             self._ivf = self._build_ivf(matrix)
 
@@ -78,6 +181,11 @@ class DenseRanker:
         codes = {lang: n for n, lang in enumerate(dict.fromkeys(langs))}
         self._lang_codes = np.array([codes[lang] for lang in langs], dtype=np.int64)
         self._lang_sizes = np.bincount(self._lang_codes, minlength=len(codes)).astype(np.float64)
+
+    def _bias_setting(self) -> str:
+        """``off``, ``mean`` or ``lir:<k>``: what a saved index records, so a load with other params is refused."""
+        removal = self.params.bias_removal
+        return f"lir:{self.params.lir_directions}" if removal == "lir" else removal
 
     def _build_ivf(self, matrix: np.ndarray) -> Any:
         try:
@@ -119,6 +227,10 @@ class DenseRanker:
             raise RuntimeError("search before index")
         if vectors is None or vectors.shape[0] != len(queries):
             raise ValueError("dense ranker needs one vector per query")
+        if self._bias is not None:
+            # The query's language is unknown: remove the nearest language's bias (on XQuAD-R
+            # DEV as good as the true language's, and better than one projection for all).
+            vectors = self._bias.remove(vectors, self._bias.nearest(vectors))
         if self._ivf is not None:
             # IVF-Flat scores are exact inner products over the scanned cells.
             scores, rows = self._ivf.search(np.ascontiguousarray(vectors, dtype=np.float32), k)
@@ -148,15 +260,28 @@ class DenseRanker:
     def save(self, directory: Path) -> None:
         if self._matrix is None:
             raise RuntimeError("save before index")
-        extra = {}
+        meta: dict[str, Any] = {"kind": KIND, "ids": self._ids, "langs": self._langs, "bias_removal": self._bias_setting()}
+        extra: dict[str, np.ndarray] = {}
         if self._ivf is not None:
             import faiss
 
             extra["ivf"] = faiss.serialize_index(self._ivf)  # a uint8 array: no pickle
-        save_index(directory, {"kind": KIND, "ids": self._ids, "langs": self._langs}, vectors=self._matrix, **extra)
+        if self._bias is not None:
+            meta |= {"bias_languages": list(self._bias.languages), "bias_pooled": list(self._bias.pooled)}
+            extra |= {"bias_means": self._bias.means, "bias_directions": self._bias.directions}
+        save_index(directory, meta, vectors=self._matrix, **extra)
 
     def load(self, directory: Path) -> None:
         meta, arrays = load_index(directory, KIND)
+        # The saved vectors already had the bias removed (or not): queries must be treated alike.
+        saved = meta.get("bias_removal", "off")
+        if saved != self._bias_setting():
+            raise ValueError(f"{directory}: index built with bias_removal {saved!r}, but the params ask for {self._bias_setting()!r}; rebuild the index")
+        self._bias = None
+        if self.params.bias_removal != "off" and "bias_means" in arrays:
+            self._bias = LanguageBias(
+                self.params.bias_removal, tuple(meta["bias_languages"]), arrays["bias_means"], arrays["bias_directions"], tuple(meta["bias_pooled"])
+            )
         self._set(meta["ids"], meta["langs"], arrays["vectors"])
         if self.params.search == "ivf":
             import faiss
