@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from pivotrec.pipeline.errors import CacheError
-from pivotrec.pipeline.translation_cache import select_in
+from pivotrec.pipeline.translation_cache import in_chunks
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS vectors (
@@ -57,8 +57,14 @@ class EmbeddingCache:
         """Cached vectors of ``texts``, by text."""
         by_digest = {digest(t): t for t in texts}
         keys = list(by_digest)
-        rows = select_in(self._db, "SELECT digest, vector FROM vectors WHERE namespace = ? AND digest", namespace, keys)
-        return {by_digest[key]: np.frombuffer(blob, dtype=np.float32) for key, blob in rows}
+        found: dict[str, np.ndarray] = {}
+        for marks, chunk in in_chunks(keys):
+            rows = self._db.execute(
+                f"SELECT digest, vector FROM vectors WHERE namespace = ? AND digest IN ({marks})",  # noqa: S608 - only '?' marks are interpolated
+                [namespace, *chunk],
+            )
+            found.update((by_digest[key], np.frombuffer(blob, dtype=np.float32)) for key, blob in rows)
+        return found
 
     def put_many(self, namespace: str, texts: Sequence[str], vectors: np.ndarray) -> None:
         """Store one batch in one transaction: all of it or none of it."""

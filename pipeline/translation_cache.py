@@ -15,7 +15,7 @@ import os
 import sqlite3
 import threading
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,15 +38,11 @@ _SQLITE_HEADER = b"SQLite format 3\x00"
 _FIX = "delete it (its translations are simply done again) or set translator.cache: null"
 
 
-def select_in(db: sqlite3.Connection, query: str, namespace: str, keys: Sequence[Any]) -> list[tuple[Any, ...]]:
-    """Rows of ``query`` (ending in the key column) for every key, in statements of at most
-    ``_CHUNK`` host parameters: ``... WHERE namespace = ? AND <key column> IN (?, ?, ...)``."""
-    rows: list[tuple[Any, ...]] = []
+def in_chunks(keys: Sequence[Any]) -> Iterator[tuple[str, Sequence[Any]]]:
+    """Keys in slices that fit one statement's host parameters, with their ``?, ?, ...`` marks."""
     for start in range(0, len(keys), _CHUNK):
         chunk = keys[start : start + _CHUNK]
-        marks = ",".join("?" * len(chunk))
-        rows += db.execute(f"{query} IN ({marks})", [namespace, *chunk]).fetchall()  # only '?' marks are interpolated
-    return rows
+        yield ",".join("?" * len(chunk)), chunk
 
 
 def normalise_segment(segment: str) -> str:
@@ -128,9 +124,12 @@ class TranslationCache:
         normalised = list(keys)
         try:
             with self._lock:
-                rows = select_in(self._db, "SELECT segment, translation FROM translations WHERE namespace = ? AND segment", space, normalised)
-                for segment, translation in rows:
-                    found[keys[segment]] = translation
+                for marks, chunk in in_chunks(normalised):
+                    rows = self._db.execute(
+                        f"SELECT segment, translation FROM translations WHERE namespace = ? AND segment IN ({marks})",  # noqa: S608 - only '?' marks are interpolated
+                        [space, *chunk],
+                    )
+                    found.update((keys[segment], translation) for segment, translation in rows)
         except sqlite3.Error as exc:
             raise self._error(exc) from exc
         result = {s: found[s] for s in segments if s in found}
