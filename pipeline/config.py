@@ -41,7 +41,7 @@ class _Strict(BaseModel):
 
 
 class RankerSpec(RankerRef):
-    #: Weight in ``weighted`` fusion; ignored by ``rrf``.
+    #: Weight in fusion: it multiplies the ranker's RRF terms (``rrf``) or its normalised scores (``weighted``).
     weight: float = 1.0
     #: Name used in outputs; defaults to the plugin name (set it when two
     #: rankers use the same plugin).

