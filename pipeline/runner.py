@@ -29,7 +29,7 @@ from pivotrec.pipeline.io import Record
 from pivotrec.pipeline.records import Document, Hit, Item, Problem, Recommendation, User
 from pivotrec.pipeline.stages import DetectStage, FuseStage, NormaliseStage, ProfileStage, RecommendStage, RetrieveStage
 from pivotrec.pipeline.stages.encode import VectorText, mean_of_unit, texts_to_read
-from pivotrec.pipeline.stats import RunSummary
+from pivotrec.pipeline.stats import UNDETERMINED, RunSummary
 
 
 @dataclass
@@ -43,8 +43,13 @@ class RunResult:
 
 
 def translation_problems(docs: Sequence[Document], kind: Literal["item", "user"]) -> list[Problem]:
-    """Texts whose translation failed: they go on in their original language, and are reported."""
-    return [Problem(kind, d.id, "translate", d.translation.note or "translation failed") for d in docs if d.translation.failed]
+    """Texts whose translation failed, or whose language no detector could tell: they go on
+    in their original language, and are reported."""
+    return [
+        Problem(kind, d.id, "translate", d.translation.note or "translation failed")
+        for d in docs
+        if d.translation.failed or d.lang == UNDETERMINED
+    ]
 
 
 class Pipeline:

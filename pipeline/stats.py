@@ -17,6 +17,8 @@ from pivotrec.pipeline.records import Translation
 
 #: ``Translation.translator`` for text that needed no translator.
 UNTRANSLATED = "none"
+#: The language of a text no detector could place with enough confidence (ISO 639-2's code).
+UNDETERMINED = "und"
 #: What a user whose languages stayed untranslated can do next.
 _UNTRANSLATED_NEXT_STEP = (
     "  next: {langs} stayed in the original language, so BM25 and English encoders match them only within"
@@ -48,6 +50,11 @@ class TranslationStats:
     chars_translated: int = 0
     #: Texts served by a dictionary gloss rather than MT (among translated and cached).
     texts_glossed: int = 0
+    #: Texts whose language no detector could tell (``und``): with a translator they are kept in
+    #: the original (among ``texts_kept_original``), never sent to it nor counted as in the pivot.
+    texts_undetermined: int = 0
+    #: Texts that had Unicode noncharacters or lone surrogates removed before translation.
+    texts_noncharacters_removed: int = 0
     #: Distinct segments looked up, and how many the cache served or missed.
     segments: int = 0
     cache_hits: int = 0
@@ -82,6 +89,7 @@ class TranslationStats:
         kept: dict[str, tuple[int, str]] = {}
         for t in translations:
             languages[t.src_lang] += 1
+            counts["texts_undetermined"] += t.src_lang == UNDETERMINED
             if t.failed:
                 counts["texts_failed"] += 1
             elif t.kept_original:
@@ -105,6 +113,7 @@ class TranslationStats:
             texts_failed=counts["texts_failed"],
             chars_translated=counts["chars_translated"],
             texts_glossed=counts["texts_glossed"],
+            texts_undetermined=counts["texts_undetermined"],
             languages=tuple(sorted(languages.items())),
             kept=tuple((lang, n, why) for lang, (n, why) in sorted(kept.items())),
         )
@@ -134,21 +143,25 @@ class TranslationStats:
         })
 
     def lines(self) -> list[str]:
+        # A translator cannot help text whose language is undetermined.
+        routable = [lang for lang, _, _ in self.kept if lang != UNDETERMINED]
         langs = ", ".join(f"{lang} {n}" for lang, n in sorted(self.languages, key=lambda x: (-x[1], x[0])))
         rate = self.cache_hit_rate
         return [
             f"languages: {langs or 'none'}",
             f"texts: {self.texts} read = {self.texts_in_pivot} already in pivot + {self.texts_translated} translated"
             f" + {self.texts_from_cache} served from the cache + {self.texts_copied} copied untranslated (identity)"
-            f" + {self.texts_kept_original} kept in original language (no route) + {self.texts_failed} failed to translate"
-            + (f"; {self.texts_glossed} of the translated are dictionary glosses" if self.texts_glossed else ""),
+            f" + {self.texts_kept_original} kept in original language (no route, or language undetermined) + {self.texts_failed} failed to translate"
+            + (f"; {self.texts_glossed} of the translated are dictionary glosses" if self.texts_glossed else "")
+            + (f"; {self.texts_undetermined} in an undetermined language ({UNDETERMINED})" if self.texts_undetermined else "")
+            + (f"; {self.texts_noncharacters_removed} had Unicode noncharacters removed" if self.texts_noncharacters_removed else ""),
             *(f"  failed batch {lang}: {n} segment(s): {error}" for lang, n, error in self.failed_batches),
             f"segments: {self.segments} distinct, {self.cache_hits} from the translation cache"
             + (f" (hit rate {rate:.0%} of {self.cache_hits + self.cache_misses} looked up)" if rate is not None else " (no cache)")
             + (f"; {self.suspicious} suspicious translation(s) flagged" if self.suspicious else "")
             + (f"; {self.cut_sentences} sentence(s) over the model's input limit cut into parts" if self.cut_sentences else ""),
             *(f"  {lang}: {n} text(s) kept in the original: {why}" for lang, n, why in self.kept),
-            *([_UNTRANSLATED_NEXT_STEP.format(langs=", ".join(lang for lang, _, _ in self.kept))] if self.kept else []),
+            *([_UNTRANSLATED_NEXT_STEP.format(langs=", ".join(routable))] if routable else []),
         ]
 
 

@@ -75,11 +75,35 @@ def test_suspicious_length_ratios_are_flagged_and_counted():
     assert isinstance(out[0], Translation)
 
 
-def test_a_failing_batch_is_recorded_and_the_rest_of_the_run_goes_on():
-    stage = TranslateStage(NamedTranslator("up", UpperCaseFailingOnCall(2, "CUDA out of memory")), "en", batch_size=2)
+class UpperCaseFailingOn:
+    """Upper-cases its batches, and raises ``error`` on any batch holding ``text``."""
+
+    def __init__(self, text: str, error: str) -> None:
+        self.text = text
+        self.error = error
+
+    def supports(self, src, tgt):
+        return True
+
+    def translate(self, texts, src, tgt):
+        if self.text in texts:
+            raise RuntimeError(self.error)
+        return [t.upper() for t in texts]
+
+
+def test_a_failing_text_is_recorded_and_the_rest_of_the_run_goes_on():
+    stage = TranslateStage(NamedTranslator("up", UpperCaseFailingOn("c333", "CUDA out of memory")), "en", batch_size=2)
     result = stage.run(["1", "2", "3", "4", "5"], ["a1", "b22", "c333", "d4444", "e55555"], ["es"] * 5)
     out = result.translations
-    assert [t.pivot for t in out] == ["A1", "B22", "c333", "d4444", "E55555"]
-    assert [t.failed for t in out] == [False, False, True, True, False]
+    assert [t.pivot for t in out] == ["A1", "B22", "c333", "D4444", "E55555"], "the failing batch is bisected down to the culprit"
+    assert [t.failed for t in out] == [False, False, True, False, False]
     assert out[2].note == "translation failed: RuntimeError: CUDA out of memory" and out[2].kept_original
-    assert result.stats.failed_batches == (("es", 2, "RuntimeError: CUDA out of memory"),)
+    assert result.stats.failed_batches == (("es", 1, "RuntimeError: CUDA out of memory"),)
+
+
+def test_a_batch_that_fails_once_is_retried_in_halves():
+    translator = UpperCaseFailingOnCall(2, "CUDA out of memory")
+    stage = TranslateStage(NamedTranslator("up", translator), "en", batch_size=2)
+    result = stage.run(["1", "2", "3", "4", "5"], ["a1", "b22", "c333", "d4444", "e55555"], ["es"] * 5)
+    assert [t.pivot for t in result.translations] == ["A1", "B22", "C333", "D4444", "E55555"]
+    assert result.stats.failed_batches == () and translator.calls == 5

@@ -6,6 +6,7 @@ import base64
 import html
 import io
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,24 @@ def build(dataset: Dataset, arms: Sequence[ArmResult], metrics: Sequence[str]) -
     }
 
 
+#: Characters that make Markdown or HTML of plain text: emphasis, code, links, tables,
+#: strikethrough, raw HTML and entities. CommonMark takes any of them backslash-escaped as itself.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>&|~#])")
+#: Control characters and line or paragraph separators: they would end a table row or
+#: reach a terminal that prints the report.
+_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _md(value: object) -> str:
+    """``value`` as literal Markdown text on one line: no markup, links, HTML or table breaks."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", _BREAKS.sub(" ", str(value)))
+
+
+def _code_lines(text: str) -> list[str]:
+    """``text`` as lines of an indented code block, where Markdown and HTML are shown, not read."""
+    return [f"    {_BREAKS.sub(' ', line)}" for line in text.splitlines()]
+
+
 def _fmt(value: float | None, digits: int = 4) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
@@ -52,34 +71,38 @@ def _stars(p: float | None) -> str:
 
 
 def to_markdown(data: dict[str, Any]) -> str:
+    """The report as Markdown; every text from the data (names, languages, metrics, run
+    summaries) arrives as literal text, never as markup or HTML."""
     metrics, systems, primary = data["metrics"], data["systems"], data["primary_metric"]
     d = data["dataset"]
-    lines = [f"# pivotrec compare — {d['name']}", "", f"{d['items']} items, {d['queries']} queries ({d['judged_queries']} with relevant items).", ""]
-    lines += ["## Quality", "", f"`*` p < 0.05, `**` p < 0.01: paired randomisation test against the first system ({systems[0]['name']}).", ""]
-    lines.append("| system | " + " | ".join(metrics) + " |")
+    names = [_md(s["name"]) for s in systems]
+    lines = [f"# pivotrec compare — {_md(d['name'])}", "", f"{d['items']} items, {d['queries']} queries ({d['judged_queries']} with relevant items).", ""]
+    lines += ["## Quality", "", f"`*` p < 0.05, `**` p < 0.01: paired randomisation test against the first system ({names[0]}).", ""]
+    lines.append("| system | " + " | ".join(map(_md, metrics)) + " |")
     lines.append("|---|" + "---|" * len(metrics))
-    for s in systems:
+    for name, s in zip(names, systems, strict=True):
         cells = [f"{_fmt(s['metrics'][m])}{_stars(s['p_value_vs_first'][m])}" for m in metrics]
-        lines.append(f"| {s['name']} | " + " | ".join(cells) + " |")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     langs = sorted({lang for s in systems for lang in s["by_query_language"][primary]})
-    lines += ["", f"## {primary} by query language", "", "| system | " + " | ".join(langs) + " |", "|---|" + "---|" * len(langs)]
-    for s in systems:
-        lines.append(f"| {s['name']} | " + " | ".join(_fmt(s["by_query_language"][primary].get(lang), 3) for lang in langs) + " |")
-    lines += ["", f"## Language bias: share of the top {10} in the query's own language", "", "| system | " + " | ".join(langs) + " |", "|---|" + "---|" * len(langs)]
-    for s in systems:
-        lines.append(f"| {s['name']} | " + " | ".join(_fmt(s["own_language_share_top10"].get(lang), 2) for lang in langs) + " |")
+    lang_header = ["| system | " + " | ".join(map(_md, langs)) + " |", "|---|" + "---|" * len(langs)]
+    lines += ["", f"## {_md(primary)} by query language", "", *lang_header]
+    for name, s in zip(names, systems, strict=True):
+        lines.append(f"| {name} | " + " | ".join(_fmt(s["by_query_language"][primary].get(lang), 3) for lang in langs) + " |")
+    lines += ["", f"## Language bias: share of the top {10} in the query's own language", "", *lang_header]
+    for name, s in zip(names, systems, strict=True):
+        lines.append(f"| {name} | " + " | ".join(_fmt(s["own_language_share_top10"].get(lang), 2) for lang in langs) + " |")
     lines += ["", "## Cost", "", "| system | total s | stages (s) | texts translated | texts from cache | chars translated | segments (distinct) | segments from cache | kept original | cache hit rate | peak RSS MB |", "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for s in systems:
+    for name, s in zip(names, systems, strict=True):
         c = s["cost"]
-        stages = ", ".join(f"{k} {v:.1f}" for k, v in c["seconds_by_stage"].items())
-        lines.append(f"| {s['name']} | {c['seconds_total']:.1f} | {stages} | {c['texts_translated']} | {c['texts_from_cache']} | {c['chars_translated']} | {c['segments_translated']} | {c['segments_from_cache']} | {c['texts_kept_original']} | {_fmt(c['cache_hit_rate'], 2)} | {c['peak_rss_mb']:.0f} |")
-    for s in systems:
+        stages = ", ".join(f"{_md(k)} {v:.1f}" for k, v in c["seconds_by_stage"].items())
+        lines.append(f"| {name} | {c['seconds_total']:.1f} | {stages} | {c['texts_translated']} | {c['texts_from_cache']} | {c['chars_translated']} | {c['segments_translated']} | {c['segments_from_cache']} | {c['texts_kept_original']} | {_fmt(c['cache_hit_rate'], 2)} | {c['peak_rss_mb']:.0f} |")
+    for name, s in zip(names, systems, strict=True):
         pairs = s["by_language_pair"][primary]
         item_langs = sorted({lang for row in pairs.values() for lang in row})
-        lines += ["", f"## {s['name']}: {primary} by (query language → item language)", "", "| query \\ item | " + " | ".join(item_langs) + " |", "|---|" + "---|" * len(item_langs)]
+        lines += ["", f"## {name}: {_md(primary)} by (query language → item language)", "", "| query \\ item | " + " | ".join(map(_md, item_langs)) + " |", "|---|" + "---|" * len(item_langs)]
         for query_lang, row in pairs.items():
-            lines.append(f"| {query_lang} | " + " | ".join(_fmt(row.get(lang), 3) for lang in item_langs) + " |")
-        lines += ["", "Run summary:", "", *[f"    {line}" for line in s["summary"]]]
+            lines.append(f"| {_md(query_lang)} | " + " | ".join(_fmt(row.get(lang), 3) for lang in item_langs) + " |")
+        lines += ["", "Run summary:", "", *[code for line in s["summary"] for code in _code_lines(line)]]
     return "\n".join(lines) + "\n"
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -22,7 +23,7 @@ from pivotrec.pipeline.protocols import (
 )
 from pivotrec.pipeline.records import Translation
 from pivotrec.pipeline.segment import Piece, join_translations, split_sentences
-from pivotrec.pipeline.stats import UNTRANSLATED, TranslationStats
+from pivotrec.pipeline.stats import UNDETERMINED, UNTRANSLATED, TranslationStats
 from pivotrec.pipeline.translation_cache import TranslationCache
 
 MissingRoutePolicy = Literal["error", "keep", "fallback"]
@@ -34,11 +35,35 @@ ErrorPolicy = Literal["stop", "record"]
 _DENSE_SCRIPTS = frozenset({"zh", "ja", "ko", "yue"})
 #: Segments shorter than this are too short for a meaningful length ratio.
 _RATIO_MIN_CHARS = 12
+#: Unicode noncharacters (U+FDD0..U+FDEF, the last two code points of every plane) and lone
+#: surrogates: not text, and not safe to hand on (U+FFFF ends Apertium's input, a surrogate
+#: cannot be encoded as UTF-8).
+_NOT_TEXT = re.compile(
+    "[\ufdd0-\ufdef\ud800-\udfff" + "".join(chr(plane << 16 | 0xFFFE) + chr(plane << 16 | 0xFFFF) for plane in range(17)) + "]"
+)
+#: Why an undetermined text keeps its original.
+_UNDETERMINED_NOTE = "language undetermined: the detector's confidence was below its threshold, so it was not translated"
 
 
 def _preview(ids: Sequence[str], limit: int = 5) -> str:
     shown = ", ".join(repr(i) for i in ids[:limit])
     return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
+
+
+def _without_noncharacters(text: str) -> tuple[str, str | None]:
+    """``text`` without Unicode noncharacters and lone surrogates, and what was removed (None: nothing)."""
+    found = _NOT_TEXT.findall(text)
+    if not found:
+        return text, None
+    code_points = ", ".join(sorted({f"U+{ord(c):04X}" for c in found}))
+    return _NOT_TEXT.sub("", text), f"removed {len(found)} Unicode noncharacter(s) or lone surrogate(s) ({code_points})"
+
+
+def _noted(translation: Translation, removed: str | None) -> Translation:
+    """``translation`` whose note also says what was removed from its text before translating."""
+    if removed is None:
+        return translation
+    return replace(translation, note="; ".join(n for n in (removed, translation.note) if n))
 
 
 @dataclass(frozen=True)
@@ -113,12 +138,19 @@ class TranslateStage:
     error naming the language and items; ``keep`` (original text, flagged
     ``kept_original`` and counted); or ``fallback`` (the fallback translator
     takes it, and it is an error if that has no route either). With no
-    translator at all (the direct path) every text keeps its original.
+    translator at all (the direct path) every text keeps its original. A
+    text whose language is undetermined (``und``) is never sent: it keeps
+    its original, with a note, and is counted.
 
-    A translator that raises stops the run (``on_error='stop'``) or, by
-    default, fails only its batch: those texts keep their original text,
-    flagged ``failed`` with the error, and the batch is recorded in the result's stats.
-    A model that is not available stops the run either way.
+    Unicode noncharacters and lone surrogates are removed from every text
+    first, and its note says so; a text of nothing else fails.
+
+    A translator that raises (or answers with the wrong number of texts)
+    stops the run (``on_error='stop'``) or, by default, fails only the
+    segments it cannot translate: a failing batch is cut in half until each
+    failing segment stands alone. Their texts keep their original text,
+    flagged ``failed`` with the error, and each is recorded in the result's
+    stats. A model that is not available stops the run either way.
     """
 
     def __init__(
@@ -146,29 +178,38 @@ class TranslateStage:
     def run(self, ids: Sequence[str], texts: Sequence[str], langs: Sequence[str]) -> TranslateResult:
         results: list[Translation | None] = [None] * len(texts)
         by_lang: dict[str, list[int]] = defaultdict(list)
-        for i, lang in enumerate(langs):
-            if lang == self.pivot or self.translator is None:
-                results[i] = Translation(texts[i], texts[i], lang, self.pivot, UNTRANSLATED)
+        sanitised = [_without_noncharacters(text) for text in texts]
+        cleaned = [text for text, _ in sanitised]
+        removals = [removed for _, removed in sanitised]
+        name = self.translator.name if self.translator is not None else UNTRANSLATED
+        for i, (text, lang, removed) in enumerate(zip(cleaned, langs, removals, strict=True)):
+            if removed is not None and not text.strip():
+                results[i] = Translation(text, text, lang, self.pivot, name, kept_original=True, failed=True, note="translation failed: nothing is left to translate")
+            elif lang == self.pivot or self.translator is None:
+                results[i] = Translation(text, text, lang, self.pivot, UNTRANSLATED)
+            elif lang == UNDETERMINED:
+                results[i] = Translation(text, text, lang, self.pivot, name, kept_original=True, note=_UNDETERMINED_NOTE)
             else:
                 by_lang[lang].append(i)
 
-        stats = TranslationStats()
+        stats = TranslationStats(texts_noncharacters_removed=sum(r is not None for r in removals))
         for lang, positions in sorted(by_lang.items()):
             assert self.translator is not None
             chosen = self._translator_for(lang, [ids[i] for i in positions])
             if chosen is None:
                 note = self.translator.missing(lang, self.pivot)
                 for i in positions:
-                    results[i] = Translation(texts[i], texts[i], lang, self.pivot, self.translator.name, kept_original=True, note=note)
+                    results[i] = Translation(cleaned[i], cleaned[i], lang, self.pivot, name, kept_original=True, note=note)
                 continue
             chosen = chosen.routed(lang, self.pivot)
             model, method = chosen.model_for(lang, self.pivot), chosen.info.method
-            translated, segment_stats = self._translate([texts[i] for i in positions], lang, chosen)
+            translated, segment_stats = self._translate([cleaned[i] for i in positions], lang, chosen)
             stats += segment_stats
             for i, translation in zip(positions, translated, strict=True):
                 results[i] = replace(translation, model=model, method=method)
         done = [r for r in results if r is not None]
         assert len(done) == len(results), "every text gets a translation"
+        done = [_noted(t, removed) for t, removed in zip(done, removals, strict=True)]
         return TranslateResult(done, stats + TranslationStats.of_texts(done))
 
     def _translator_for(self, lang: str, ids: list[str]) -> NamedTranslator | None:
@@ -235,38 +276,60 @@ class TranslateStage:
         cache = self.cache if named.info.cacheable else None
         translated: dict[str, str] = cache.get_many(space, unique) if cache is not None else {}
         from_cache = set(translated)
-        cut_sentences = 0
-        failed_batches: list[tuple[str, int, str]] = []
-        failed: dict[str, str] = {}
+        batches = _Batches(translated, cache, space)
         # Length-sorted chunks keep padding low; translators with their own
         # token-budget batching ask for bigger chunks (``info.batch_size``).
         todo = sorted((s for s in unique if s not in translated), key=len)
         size = named.info.batch_size or self.batch_size
         starts = range(0, len(todo), size)
         for start in track(starts, f"translate {lang}->{self.pivot}", total=len(starts), unit="batch"):
-            batch = todo[start : start + size]
-            try:
-                result = named.translate(batch, lang, self.pivot)
-            except ModelUnavailableError:
-                raise  # every batch of this language would fail alike: stop and say how to provide the model
-            except Exception as exc:
-                error = f"{type(exc).__name__}: {exc}"
-                if self.on_error == "stop":
-                    raise StageError(f"translate stage, translator {named.name!r} ({lang}->{self.pivot}): {error}") from exc
-                failed_batches.append((lang, len(batch), error))
-                failed.update((segment, error) for segment in batch)
-                continue
-            cut_sentences += result.cut_sentences
-            if len(result.texts) != len(batch):
-                raise StageError(f"translate stage, translator {named.name!r} returned {len(result.texts)} texts for {len(batch)}")
-            if cache is not None:
-                cache.put_many(space, zip(batch, result.texts, strict=True))
-            translated.update(zip(batch, result.texts, strict=True))
+            self._translate_batch(todo[start : start + size], lang, named, batches)
         stats = TranslationStats(
             segments=len(unique),
             cache_hits=len(from_cache) if cache is not None else 0,
             cache_misses=len(unique) - len(from_cache) if cache is not None else 0,
-            cut_sentences=cut_sentences,
-            failed_batches=tuple(failed_batches),
+            cut_sentences=batches.cut_sentences,
+            failed_batches=tuple((lang, 1, error) for error in batches.failed.values()),
         )
-        return translated, from_cache, failed, stats
+        return translated, from_cache, batches.failed, stats
+
+    def _translate_batch(self, batch: list[str], lang: str, named: NamedTranslator, batches: _Batches) -> None:
+        """Translate ``batch`` into ``batches``; a batch that fails is cut in half until each
+        failing segment stands alone, so one bad segment fails only itself."""
+        try:
+            result = named.translate(batch, lang, self.pivot)
+            if len(result.texts) != len(batch):  # as much a failure of the batch as raising
+                raise TranslationError(f"translator returned {len(result.texts)} texts for {len(batch)}")
+        except ModelUnavailableError:
+            raise  # every batch of this language would fail alike: stop and say how to provide the model
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            if self.on_error == "stop":
+                raise StageError(f"translate stage, translator {named.name!r} ({lang}->{self.pivot}): {error}") from exc
+            if len(batch) == 1:
+                batches.failed[batch[0]] = error
+                return
+            half = len(batch) // 2
+            self._translate_batch(batch[:half], lang, named, batches)
+            self._translate_batch(batch[half:], lang, named, batches)
+            return
+        batches.add(batch, result)
+
+
+@dataclass
+class _Batches:
+    """What the batches of one language have given so far; each batch's translations
+    go to the cache as soon as it is done, so an interrupted run keeps them."""
+
+    translated: dict[str, str]
+    cache: TranslationCache | None
+    space: str
+    #: Segment -> the error of the smallest batch that held it and failed (itself alone).
+    failed: dict[str, str] = field(default_factory=dict)
+    cut_sentences: int = 0
+
+    def add(self, batch: list[str], result: TranslatedBatch) -> None:
+        if self.cache is not None:
+            self.cache.put_many(self.space, zip(batch, result.texts, strict=True))
+        self.translated.update(zip(batch, result.texts, strict=True))
+        self.cut_sentences += result.cut_sentences

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pydantic import BaseModel, ConfigDict, Field
 
 from pivotrec.pipeline.records import Detection
+from pivotrec.pipeline.stats import UNDETERMINED
 
 
 class FastLangdetectDetector:
@@ -18,8 +19,10 @@ class FastLangdetectDetector:
 
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
-        #: Below this confidence the text is reported as ``und`` (undetermined).
-        min_confidence: float = Field(0.0, ge=0.0, le=1.0)
+        #: Below this score for its best language, whichever it is, the text is ``und``
+        #: (undetermined). Text in a script the model does not know, emoji, digits and many
+        #: single words score about 0.12 (the model's answer when nothing matches: English).
+        min_confidence: float = Field(0.2, ge=0.0, le=1.0)
         #: If set, only these ISO 639-1 codes can be answered: the best-scoring
         #: allowed one among the model's top ``candidates`` wins. Short Chinese
         #: text is often taken for Japanese; naming the catalogue's languages fixes that.
@@ -40,11 +43,19 @@ class FastLangdetectDetector:
         for text in texts:
             # The model reads one line; newlines would end the text early.
             ranked = detect(text.replace("\n", " "), model="lite", k=k)
+            # Whether the model knows the text at all is its best score over every language:
+            # Chinese taken for Japanese is still known text, and the allowed zh wins.
+            if _unit(ranked[0]["score"]) < self.params.min_confidence:
+                out.append(Detection(lang=UNDETERMINED, confidence=_unit(ranked[0]["score"]), detector=self.name))
+                continue
             best = next((r for r in ranked if r["lang"] in allowed), None) if allowed else ranked[0]
             if best is None:
-                out.append(Detection(lang="und", confidence=0.0, detector=self.name))
+                out.append(Detection(lang=UNDETERMINED, confidence=0.0, detector=self.name))
                 continue
-            score = min(max(float(best["score"]), 0.0), 1.0)
-            lang = str(best["lang"]) if score >= self.params.min_confidence else "und"
-            out.append(Detection(lang=lang, confidence=score, detector=self.name))
+            out.append(Detection(lang=str(best["lang"]), confidence=_unit(best["score"]), detector=self.name))
         return out
+
+
+def _unit(score: str | float) -> float:
+    """A model score as a confidence in [0, 1] (fastText's can stray just outside)."""
+    return min(max(float(score), 0.0), 1.0)

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from pivotrec.pipeline.records import Detection
+from pivotrec.pipeline.stats import UNDETERMINED
 
 
 class LinguaDetector:
@@ -19,7 +20,10 @@ class LinguaDetector:
         languages: list[str] | None = None
         #: lingua's low-accuracy mode: faster, weaker on short text.
         low_accuracy: bool = False
-        min_confidence: float = Field(0.0, ge=0.0, le=1.0)
+        #: Below this confidence the text is ``und`` (undetermined). lingua gives 0 to text in
+        #: a script none of its languages uses; its confidences are relative, so short text
+        #: in a known language scores low but rarely below 0.05.
+        min_confidence: float = Field(0.05, ge=0.0, le=1.0)
 
     name = "lingua"
 
@@ -51,10 +55,10 @@ class LinguaDetector:
         for text in texts:
             values = self._detector.compute_language_confidence_values(text)
             if not values:
-                out.append(Detection(lang="und", confidence=0.0, detector=self.name))
+                out.append(Detection(lang=UNDETERMINED, confidence=0.0, detector=self.name))
                 continue
             best = values[0]
             score = min(max(float(best.value), 0.0), 1.0)
-            lang = best.language.iso_code_639_1.name.lower() if score >= self.params.min_confidence else "und"
+            lang = best.language.iso_code_639_1.name.lower() if score >= self.params.min_confidence else UNDETERMINED
             out.append(Detection(lang=lang, confidence=score, detector=self.name))
         return out
