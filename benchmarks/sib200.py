@@ -26,12 +26,10 @@ the best direct-only arm (nDCG@10, test split).
 
 from __future__ import annotations
 
-import argparse
-import json
-import subprocess
 import sys
-import time
 from pathlib import Path
+
+from arms import arguments, chosen_configs, run_arms, source_missing, translate_gain, uses_translation
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCE = REPO.parent / "shared" / "data" / "sib200"
@@ -41,35 +39,11 @@ IDENTITY_ARM, TRANSLATE_ARM = "01-", "02-"
 METRICS = "ndcg@10,precision@10,mrr@10,hit_rate@10,recall@100"
 
 
-def uses_translation(system: dict) -> bool:
-    cost = system["cost"]
-    return (cost.get("texts_translated", 0) + cost.get("texts_glossed", 0) + cost.get("texts_from_cache", 0)) > 0
-
-
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--arms", help="comma-separated arm numbers (default: all in configs/sib200)")
-    parser.add_argument("--dataset", type=Path, default=DATASET, help="prepared split (default: the test split, prepared if missing)")
-    parser.add_argument("--out", type=Path, default=REPORT)
-    args = parser.parse_args()
-    if not SOURCE.is_dir():
-        print(f"error: SIB-200 not found at {SOURCE}: this benchmark reads ../shared/data/sib200 beside the repository "
-              "(see ../shared/README.md); nothing was run.", file=sys.stderr)
+    args = arguments(__doc__.splitlines()[0], "sib200", DATASET, REPORT)
+    if source_missing(SOURCE, "SIB-200"):
         return 2
-    configs = sorted((REPO / "configs" / "sib200").glob("*.yaml"))
-    if args.arms:
-        wanted = {int(a) for a in args.arms.split(",")}
-        configs = [c for c in configs if int(c.name.split("-")[0]) in wanted]
-    pivotrec = [sys.executable, "-m", "pivotrec.pipeline.cli"]
-    start = time.perf_counter()
-    if not (args.dataset / "qrels.tsv").is_file():
-        subprocess.run([*pivotrec, "datasets", "prepare", "sib200", str(SOURCE), str(args.dataset), "--split", "test"], check=True)
-    subprocess.run(
-        [*pivotrec, "--quiet", "compare", *map(str, configs), "--dataset", str(args.dataset), "--metrics", METRICS, "--out", str(args.out)],
-        check=True,
-    )
-    seconds = time.perf_counter() - start
-    systems = json.loads((args.out / "report.json").read_text(encoding="utf-8"))["systems"]
+    systems, seconds = run_arms(chosen_configs("sib200", args.arms), "sib200", SOURCE, args.dataset, METRICS, args.out)
 
     langs = sorted({lang for s in systems for lang in s["by_query_language"]["ndcg@10"]})
     print(f"\nnDCG@10 on {args.dataset.name} (all users, then by the user's language); * = uses translation or glosses")
@@ -81,15 +55,7 @@ def main() -> int:
               + " ".join(f"{by_lang.get(lang, float('nan')):4.2f}" for lang in langs) + f" {s['cost']['seconds_total']:4.0f}")
 
     best = max(systems, key=lambda s: s["metrics"]["ndcg@10"])
-    translating = [s for s in systems if uses_translation(s)]
-    direct = [s for s in systems if not uses_translation(s)]
-    gain = float("nan")
-    if translating and direct:
-        best_t = max(translating, key=lambda s: s["metrics"]["ndcg@10"])
-        best_d = max(direct, key=lambda s: s["metrics"]["ndcg@10"])
-        gain = best_t["metrics"]["ndcg@10"] - best_d["metrics"]["ndcg@10"]
-        print(f"best with translation: {best_t['name']} {best_t['metrics']['ndcg@10']:.4f}; "
-              f"best direct-only: {best_d['name']} {best_d['metrics']['ndcg@10']:.4f}")
+    gain = translate_gain(systems, "ndcg@10")
     identity = next((s for s in systems if s["name"].startswith(IDENTITY_ARM)), None)
     translate = next((s for s in systems if s["name"].startswith(TRANSLATE_ARM)), None)
     if identity and translate:

@@ -30,12 +30,10 @@ RESULT best_offline_map20=<x> best_arm=<name> translate_gain_map20=<x>
 
 from __future__ import annotations
 
-import argparse
-import json
-import subprocess
 import sys
-import time
 from pathlib import Path
+
+from arms import arguments, chosen_configs, run_arms, source_missing, translate_gain, uses_translation
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCE = REPO.parent / "shared" / "data" / "xquad_r"
@@ -59,38 +57,15 @@ def offline_routes(pivot: str = "en") -> dict[str, str]:
     return {lang: router.route(lang, pivot).name for lang in langs if router.supports(lang, pivot)}
 
 
-def uses_translation(system: dict) -> bool:
-    cost = system["cost"]
-    return (cost.get("texts_translated", 0) + cost.get("texts_glossed", 0) + cost.get("texts_from_cache", 0)) > 0
-
-
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--arms", help="comma-separated arm numbers (default: all in configs/xquad_r)")
-    parser.add_argument("--dataset", type=Path, default=DATASET, help="prepared split (default: the test split, prepared if missing)")
-    parser.add_argument("--out", type=Path, default=REPORT)
-    args = parser.parse_args()
-    if not SOURCE.is_dir():
-        print(f"error: XQuAD-R not found at {SOURCE}: this benchmark reads ../shared/data/xquad_r beside the repository "
-              "(see ../shared/README.md); nothing was run.", file=sys.stderr)
+    args = arguments(__doc__.splitlines()[0], "xquad_r", DATASET, REPORT)
+    if source_missing(SOURCE, "XQuAD-R"):
         return 2
-    configs = sorted((REPO / "configs" / "xquad_r").glob("*.yaml"))
-    if args.arms:
-        wanted = {int(a) for a in args.arms.split(",")}
-        configs = [c for c in configs if int(c.name.split("-")[0]) in wanted]
-    pivotrec = [sys.executable, "-m", "pivotrec.pipeline.cli"]
-    start = time.perf_counter()
-    if not (args.dataset / "qrels.tsv").is_file():
-        subprocess.run([*pivotrec, "datasets", "prepare", "xquad-r", str(SOURCE), str(args.dataset), "--split", "test"], check=True)
+    configs = chosen_configs("xquad_r", args.arms)
     table = args.dataset / "human_translations.jsonl"
     if args.dataset != DATASET and any(UPPER_BOUND in c.name for c in configs):
         print(f"note: the upper-bound arms read {DATASET / 'human_translations.jsonl'}, not {table}", file=sys.stderr)
-    subprocess.run(
-        [*pivotrec, "--quiet", "compare", *map(str, configs), "--dataset", str(args.dataset), "--metrics", METRICS, "--out", str(args.out)],
-        check=True,
-    )
-    seconds = time.perf_counter() - start
-    systems = json.loads((args.out / "report.json").read_text(encoding="utf-8"))["systems"]
+    systems, seconds = run_arms(configs, "xquad-r", SOURCE, args.dataset, METRICS, args.out)
 
     langs = sorted({lang for s in systems for lang in s["by_query_language"]["map@20"]})
     print(f"\nmAP@20 on {args.dataset.name} (pooled, then by query language); * = uses translation or glosses")
@@ -103,15 +78,7 @@ def main() -> int:
 
     proper = [s for s in systems if UPPER_BOUND not in s["name"]]
     best = max(proper, key=lambda s: s["metrics"]["map@20"])
-    translating = [s for s in proper if uses_translation(s)]
-    direct = [s for s in proper if not uses_translation(s)]
-    gain = float("nan")
-    if translating and direct:
-        best_t = max(translating, key=lambda s: s["metrics"]["map@20"])
-        best_d = max(direct, key=lambda s: s["metrics"]["map@20"])
-        gain = best_t["metrics"]["map@20"] - best_d["metrics"]["map@20"]
-        print(f"best with translation: {best_t['name']} {best_t['metrics']['map@20']:.4f}; "
-              f"best direct-only: {best_d['name']} {best_d['metrics']['map@20']:.4f}")
+    gain = translate_gain(proper, "map@20")
     worst = min(best["by_query_language"]["map@20"].items(), key=lambda kv: kv[1])
     print(f"best arm's weakest language: {worst[0]} {worst[1]:.4f}")
 
