@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pivotrec.pipeline.errors import ConfigError, quoted
-from pivotrec.pipeline.io import OutputPath
+from pivotrec.pipeline.outputs import OutputPath
 from pivotrec.pipeline.languages import LanguageCode
 from pivotrec.pipeline.model_store import cache_dir
 from pivotrec.pipeline.refs import DetectorRef, EncoderRef, RankerRef, TranslatorRef

@@ -25,11 +25,12 @@ from typing import IO, Any
 
 import numpy as np
 
-from pivotrec.pipeline import io
+from pivotrec.pipeline import io, outputs
 from pivotrec.pipeline.config import MANIFEST, VECTORS, WORK_FOLDER, RunConfig
 from pivotrec.pipeline.errors import InputError, Interrupted
 from pivotrec.pipeline.progress import track
-from pivotrec.pipeline.runner import Pipeline, translation_problems, without_empty_texts
+from pivotrec.pipeline.problems import translation_problems, without_empty_texts
+from pivotrec.pipeline.runner import Pipeline
 from pivotrec.pipeline.stats import RunSummary, TranslationStats
 
 _PROGRESS = "progress.json"
@@ -63,12 +64,12 @@ def prepare_catalogue(pipeline: Pipeline) -> Prepared:
     if config.input is None or config.documents is None:
         raise InputError(f"{config.source}: 'input.items' and 'documents' are required to prepare a catalogue")
     planned = config.outputs("prepare")
-    io.check_outputs(planned, config.inputs())
-    outputs = {out.key: out.path for out in planned}
+    outputs.check_outputs(planned, config.inputs())
+    paths = {out.key: out.path for out in planned}
     items_path = config.input.items
     if config.strict:
         _refuse_unusable_rows(pipeline, items_path)
-    work = _Work(outputs[WORK_FOLDER], outputs["errors"], _fingerprint(config, items_path))
+    work = _Work(paths[WORK_FOLDER], paths["errors"], _fingerprint(config, items_path))
     summary = pipeline.summary
     work.restore(summary)
     encoder = config.encoder
@@ -87,8 +88,8 @@ def prepare_catalogue(pipeline: Pipeline) -> Prepared:
                 vectors = pipeline.vectors(encoder, "auto", docs, "passage")
                 np.save(work.vectors / f"{number:06d}.npy", vectors, allow_pickle=False)  # float32 from the encode stage
                 del vectors
-            io.write_rows(work.documents, io.document_rows(docs, {i.id: i.text for i in items}), "documents", config.documents)
-            summary.problems += io.write_rows(work.errors, io.problem_rows(chunk.problems + translation_problems(docs, "item")), "errors", outputs["errors"])
+            outputs.write_rows(work.documents, outputs.document_rows(docs, {i.id: i.text for i in items}), "documents", config.documents)
+            summary.problems += outputs.write_rows(work.errors, outputs.problem_rows(chunk.problems + translation_problems(docs, "item")), "errors", paths["errors"])
             work.chunk_done(summary)
             del docs
             _release_freed_memory()
@@ -99,9 +100,9 @@ def prepare_catalogue(pipeline: Pipeline) -> Prepared:
         ) from exc
     finally:
         work.close()
-    work.publish(config.documents, outputs["errors"], outputs.get(VECTORS), outputs[MANIFEST], summary)
-    summary.errors_file = str(outputs["errors"])
-    return Prepared(summary, work.resumed_chunks, config.documents, outputs["errors"], outputs[MANIFEST])
+    work.publish(config.documents, paths["errors"], paths.get(VECTORS), paths[MANIFEST], summary)
+    summary.errors_file = str(paths["errors"])
+    return Prepared(summary, work.resumed_chunks, config.documents, paths["errors"], paths[MANIFEST])
 
 
 def _refuse_unusable_rows(pipeline: Pipeline, items: Path) -> None:

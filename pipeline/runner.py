@@ -13,23 +13,22 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Literal, cast
 
 import numpy as np
 
-from pivotrec.pipeline import io
+from pivotrec.pipeline import io, outputs
 from pivotrec.pipeline.build import Builder
 from pivotrec.pipeline.config import RunConfig
 from pivotrec.pipeline.engines import make_engine
-from pivotrec.pipeline.errors import InputError, quoted, stage_errors
+from pivotrec.pipeline.errors import InputError, stage_errors
 from pivotrec.pipeline.progress import track
 from pivotrec.pipeline.protocols import EncodeMode, Encoder, Ranker
 from pivotrec.pipeline.refs import EncoderRef
-from pivotrec.pipeline.io import Record
-from pivotrec.pipeline.records import Document, Hit, Item, Problem, Recommendation, User
+from pivotrec.pipeline.problems import translation_problems, why_unserved, without_empty_texts
+from pivotrec.pipeline.records import Document, Item, Problem, Recommendation, User
 from pivotrec.pipeline.stages import DetectStage, FuseStage, NormaliseStage, ProfileStage, RecommendStage, RetrieveStage
 from pivotrec.pipeline.stages.encode import VectorText, mean_of_unit, texts_to_read
-from pivotrec.pipeline.stats import UNDETERMINED, RunSummary
+from pivotrec.pipeline.stats import RunSummary
 
 
 @dataclass
@@ -40,16 +39,6 @@ class RunResult:
     #: Items and users not served as asked, with the reason: rows skipped on reading
     #: (``run_files``), failed translations, users who got no recommendation.
     problems: list[Problem] = field(default_factory=list)
-
-
-def translation_problems(docs: Sequence[Document], kind: Literal["item", "user"]) -> list[Problem]:
-    """Texts whose translation failed, or whose language no detector could tell: they go on
-    in their original language, and are reported."""
-    return [
-        Problem(kind, d.id, "translate", d.translation.note or "translation failed")
-        for d in docs
-        if d.translation.failed or d.lang == UNDETERMINED
-    ]
 
 
 class Pipeline:
@@ -162,7 +151,7 @@ class Pipeline:
                 fused = self.fuse.run(lists)
                 chosen = self.recommend.run(user, fused, lists, by_id, seen_vectors)
                 if not chosen:
-                    problems.append(Problem("user", user.id, "recommend", _why_unserved(fused)))
+                    problems.append(Problem("user", user.id, "recommend", why_unserved(fused)))
                 if self.config.recommend.explain and chosen:
                     reasons = self.retrieve.explain(queries[row], [r.item_id for r in chosen])
                     chosen = [replace(r, explanations=why) for r, why in zip(chosen, reasons, strict=True)]
@@ -184,8 +173,8 @@ class Pipeline:
         config = self.config
         if config.input is None or config.input.users is None:
             raise InputError(f"{config.source}: 'input.items' and 'input.users' are required to run")
-        outputs = config.outputs("run")
-        io.check_outputs(outputs, config.inputs())
+        planned = config.outputs("run")
+        outputs.check_outputs(planned, config.inputs())
         items = without_empty_texts(io.load_items(config.input.items), self.normalise)
         users = io.prune_histories(io.load_users(config.input.users), {item.id for item in items.records})
         users = without_empty_texts(users, self.normalise)
@@ -199,39 +188,12 @@ class Pipeline:
         self.summary.problems = len(result.problems)
         raw_texts = {item.id: item.text for item in items.records}
         rows = {
-            "output": io.recommendation_rows(result.recommendations),
-            "documents": io.document_rows(result.documents.values(), raw_texts),
-            "errors": io.problem_rows(result.problems),
+            "output": outputs.recommendation_rows(result.recommendations),
+            "documents": outputs.document_rows(result.documents.values(), raw_texts),
+            "errors": outputs.problem_rows(result.problems),
         }
-        with io.StagedFiles() as staged:
-            for out in outputs:
+        with outputs.StagedFiles() as staged:
+            for out in planned:
                 staged.write(out.key, out.path, rows[out.key])
-        self.summary.errors_file = next((str(out.path) for out in outputs if out.key == "errors"), None)
+        self.summary.errors_file = next((str(out.path) for out in planned if out.key == "errors"), None)
         return result
-
-
-def without_empty_texts(loaded: io.Loaded[Record], normalise: NormaliseStage) -> io.Loaded[Record]:
-    """``loaded`` less the texts that clean to nothing (markup only: ``<b></b>``, a script),
-    each recorded with its line: such an item is refused, such a user keeps its history
-    (and is refused without one). Cleaning here as well as in the run costs little next
-    to translation, and keeps an empty document out of every index."""
-    texted = [record for record in loaded.records if record.text is not None]
-    cleaned = dict(zip((r.id for r in texted), normalise.clean([r.text or "" for r in texted]), strict=True))
-    kept: io.Loaded[Record] = io.Loaded(loaded.path, lines=loaded.lines, problems=list(loaded.problems))
-    for record in loaded.records:
-        if record.text is None or cleaned[record.id].strip():
-            kept.records.append(record)
-            continue
-        kind: io.Kind = "item" if isinstance(record, Item) else "user"
-        reason = f"{loaded.where(record.id)}: {kind} {quoted(record.id)}: text is empty once markup is removed"
-        if isinstance(record, User) and record.history:
-            kept.records.append(cast(Record, User(record.id, None, record.history, record.lang)))  # Record is User here
-            reason += "; recommended from its history only"
-        kept.problems.append(Problem(kind, record.id, "clean", reason))
-    return kept
-
-
-def _why_unserved(fused: Sequence[Hit]) -> str:
-    if fused:
-        return f"every candidate ({len(fused)}) is already in the user's history"
-    return "no item matched the user's profile (no shared terms, or an empty profile)"

@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 import yaml
 
-from pivotrec.pipeline import io, registry
+from pivotrec.pipeline import outputs, registry
 from pivotrec.pipeline.cli import main
 from pivotrec.pipeline.config import load_config
 from pivotrec.pipeline.errors import CacheError, ConfigError, InputError, Interrupted, OutputError
@@ -307,7 +307,7 @@ def cache_used_from_another_thread(project: Project) -> dict[str, str]:
 
 def write_a_nan(project: Project) -> int:
     with project.path("nan.jsonl").open("w", encoding="utf-8") as handle:
-        return io.write_rows(handle, [{"id": "x", "score": math.nan}], "output", project.path("nan.jsonl"))
+        return outputs.write_rows(handle, [{"id": "x", "score": math.nan}], "output", project.path("nan.jsonl"))
 
 
 def bad_rows(project: Project) -> None:
