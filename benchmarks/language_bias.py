@@ -26,14 +26,14 @@ import argparse
 import hashlib
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from pivotrec.pipeline.evaluation.datasets import load_dataset, prepare_sib200, prepare_xquad_r
+from pivotrec.pipeline.evaluation.datasets import Dataset, load_dataset, prepare_sib200, prepare_xquad_r
 from pivotrec.pipeline.evaluation.metrics import evaluate, mean
-from pivotrec.pipeline.records import Document, Item, Query, Translation, User
+from pivotrec.pipeline.records import Document, Query, Translation
 from pivotrec.plugins.rankers.dense import DenseRanker
 
 REPO = Path(__file__).resolve().parents[1]
@@ -48,15 +48,15 @@ ENCODE_BATCH = 256  # texts per encoder call: bounds memory and shows progress
 
 @dataclass(frozen=True)
 class Split:
-    """One catalogue with its queries and labels, scored by ``metric`` at ``depth`` hits."""
+    """One catalogue with its queries and labels (``dataset.split`` is dev or test), scored by ``metric`` at ``depth`` hits."""
 
-    name: str
-    items: list[Item]
-    queries: list[User]
-    qrels: dict[str, dict[str, int]]
-    relevance_level: int
+    dataset: Dataset
     metric: str
     depth: int
+
+    @property
+    def name(self) -> str:
+        return self.dataset.split
 
 
 def load_encoder(name: str) -> Callable[[list[str], str], np.ndarray]:
@@ -118,7 +118,7 @@ def xquad_r_splits() -> list[Split]:
         items = [i for i in dataset.items if inside(article_of_item[i.id])]
         queries = [q for q in dataset.queries if inside(article_of_query[q.id])]
         qrels = {q.id: dataset.qrels[q.id] for q in queries}
-        splits.append(Split(name, items, queries, qrels, dataset.relevance_level, "map@20", 20))
+        splits.append(Split(replace(dataset, items=items, queries=queries, qrels=qrels, split=name), "map@20", 20))
     return splits
 
 
@@ -131,27 +131,27 @@ def sib200_splits() -> list[Split]:
             prepare_sib200(SHARED / "sib200", folder, split=name)
         dataset = load_dataset(folder)
         # Deep enough that 10 hits remain after the excluded translations of the history (grade -1).
-        splits.append(Split(name, dataset.items, dataset.queries, dataset.qrels, dataset.relevance_level, "ndcg@10", 100))
+        splits.append(Split(dataset, "ndcg@10", 100))
     return splits
 
 
 def query_vectors(split: Split, item_vectors: np.ndarray, cache: VectorCache, encoder: str) -> np.ndarray:
     """Text queries are encoded in query mode; history users average their items, as the profile stage does."""
-    if all(q.text for q in split.queries):
-        return cache.vectors(encoder, [q.text or "" for q in split.queries], "query")
-    rows = {item.id: row for row, item in enumerate(split.items)}
-    profiles = np.stack([item_vectors[[rows[h] for h in q.history]].mean(axis=0) for q in split.queries])
+    if all(q.text for q in split.dataset.queries):
+        return cache.vectors(encoder, [q.text or "" for q in split.dataset.queries], "query")
+    rows = {item.id: row for row, item in enumerate(split.dataset.items)}
+    profiles = np.stack([item_vectors[[rows[h] for h in q.history]].mean(axis=0) for q in split.dataset.queries])
     return profiles / np.maximum(np.linalg.norm(profiles, axis=1, keepdims=True), 1e-12)
 
 
 def score(split: Split, item_vectors: np.ndarray, queries: np.ndarray, params: DenseRanker.Params) -> float:
     """Mean ``split.metric`` of one dense ranker setting over the split's queries."""
-    docs = [Document(i.id, i.text, i.lang or "und", i.text, None, Translation(i.text, i.text, i.lang or "und", "en", "none")) for i in split.items]
+    docs = [Document(i.id, i.text, i.lang or "und", i.text, None, Translation(i.text, i.text, i.lang or "und", "en", "none")) for i in split.dataset.items]
     ranker = DenseRanker(params)
     ranker.index(docs, item_vectors)
-    hits = ranker.search([Query(q.id, q.text or "", q.history) for q in split.queries], queries, split.depth)
-    run = {q.id: [h.item_id for h in found] for q, found in zip(split.queries, hits)}
-    return mean(evaluate(run, split.qrels, [split.metric], split.relevance_level)[split.metric])
+    hits = ranker.search([Query(q.id, q.text or "", q.history) for q in split.dataset.queries], queries, split.depth)
+    run = {q.id: [h.item_id for h in found] for q, found in zip(split.dataset.queries, hits)}
+    return mean(evaluate(run, split.dataset.qrels, [split.metric], split.dataset.relevance_level)[split.metric])
 
 
 def label(bias: str, directions: int, per_language: str) -> str:
@@ -164,7 +164,7 @@ def measure(dataset: str, splits: list[Split], encoders: Sequence[str], cache: V
     scores: dict[tuple[str, str, str], float] = {}
     for encoder in encoders:
         for split in splits:
-            items = cache.vectors(encoder, [i.text for i in split.items], "passage")
+            items = cache.vectors(encoder, [i.text for i in split.dataset.items], "passage")
             queries = query_vectors(split, items, cache, encoder)
             for bias, directions in BIAS_SETTINGS:
                 for per_language in PER_LANGUAGE:
@@ -172,7 +172,7 @@ def measure(dataset: str, splits: list[Split], encoders: Sequence[str], cache: V
                     scores[(encoder, split.name, label(bias, directions, per_language))] = score(split, items, queries, params)
     metric = splits[0].metric
     columns = [(e, s.name) for e in encoders for s in splits]
-    print(f"\n{dataset} ({metric}; {len(splits[0].queries)} dev / {len(splits[1].queries)} test queries)")
+    print(f"\n{dataset} ({metric}; {len(splits[0].dataset.queries)} dev / {len(splits[1].dataset.queries)} test queries)")
     print(f"{'setting':<14}" + "".join(f"{e + ' ' + s:>14}" for e, s in columns))
     for bias, directions in BIAS_SETTINGS:
         for per_language in PER_LANGUAGE:

@@ -29,13 +29,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from arms import arguments, chosen_configs, run_arms, source_missing, translate_gain, uses_translation
+from arms import arguments, chosen_configs, print_language_table, run_arms, source_missing, translate_gain, translate_vs_identity
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCE = REPO.parent / "shared" / "data" / "sib200"
 DATASET = REPO / "out" / "datasets" / "sib200-test"
 REPORT = REPO / "out" / "sib200"
-IDENTITY_ARM, TRANSLATE_ARM = "01-", "02-"
 METRICS = "ndcg@10,precision@10,mrr@10,hit_rate@10,recall@100"
 
 
@@ -45,23 +44,10 @@ def main() -> int:
         return 2
     systems, seconds = run_arms(chosen_configs("sib200", args.arms), "sib200", SOURCE, args.dataset, METRICS, args.out)
 
-    langs = sorted({lang for s in systems for lang in s["by_query_language"]["ndcg@10"]})
-    print(f"\nnDCG@10 on {args.dataset.name} (all users, then by the user's language); * = uses translation or glosses")
-    print(f"{'arm':<40} {'all':>7} " + " ".join(f"{lang:>4}" for lang in langs) + f" {'s':>4}")
-    for s in systems:
-        by_lang = s["by_query_language"]["ndcg@10"]
-        mark = "*" if uses_translation(s) else " "
-        print(f"{s['name'][:38]:<38} {mark} {s['metrics']['ndcg@10']:7.4f} "
-              + " ".join(f"{by_lang.get(lang, float('nan')):4.2f}" for lang in langs) + f" {s['cost']['seconds_total']:4.0f}")
-
+    print_language_table(systems, "ndcg@10", f"nDCG@10 on {args.dataset.name} (all users, then by the user's language)")
     best = max(systems, key=lambda s: s["metrics"]["ndcg@10"])
     gain = translate_gain(systems, "ndcg@10")
-    identity = next((s for s in systems if s["name"].startswith(IDENTITY_ARM)), None)
-    translate = next((s for s in systems if s["name"].startswith(TRANSLATE_ARM)), None)
-    if identity and translate:
-        a, b = identity["by_query_language"]["ndcg@10"], translate["by_query_language"]["ndcg@10"]
-        wins = [lang for lang in langs if b.get(lang, 0.0) > a.get(lang, 0.0)]
-        print(f"translate ({translate['name']}) beats identity ({identity['name']}) for users in: {', '.join(wins) or 'none'}")
+    translate_vs_identity(systems, "ndcg@10")
     print(f"{seconds:.0f} s; report: {args.out / 'report.html'}")
     print(f"RESULT sib200_best_ndcg10={best['metrics']['ndcg@10']:.4f} best_arm={best['name']} translate_gain_ndcg10={gain:.4f}")
     return 0

@@ -33,14 +33,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from arms import arguments, chosen_configs, run_arms, source_missing, translate_gain, uses_translation
+from arms import arguments, chosen_configs, print_language_table, run_arms, source_missing, translate_gain, translate_vs_identity
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCE = REPO.parent / "shared" / "data" / "xquad_r"
 DATASET = REPO / "out" / "datasets" / "xquad-r-test"
 REPORT = REPO / "out" / "xquad_r"
 UPPER_BOUND = "human-translation-upper-bound"
-IDENTITY_ARM, TRANSLATE_ARM = "01-", "02-"
 METRICS = "map@20,ndcg@10,recall@100,mrr@10,hit_rate@10"
 XQUAD_R_LANGS = ("ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh")
 SIB200_LANGS = ("ar", "ca", "de", "en", "es", "eu", "fr", "gl", "hi", "it", "ja", "ko", "pt", "ru", "sw", "th", "tr", "vi", "zh")
@@ -67,14 +66,7 @@ def main() -> int:
         print(f"note: the upper-bound arms read {DATASET / 'human_translations.jsonl'}, not {table}", file=sys.stderr)
     systems, seconds = run_arms(configs, "xquad-r", SOURCE, args.dataset, METRICS, args.out)
 
-    langs = sorted({lang for s in systems for lang in s["by_query_language"]["map@20"]})
-    print(f"\nmAP@20 on {args.dataset.name} (pooled, then by query language); * = uses translation or glosses")
-    print(f"{'arm':<46} {'pooled':>7} {'nDCG@10':>8} " + " ".join(f"{lang:>5}" for lang in langs) + f" {'s':>5}")
-    for s in systems:
-        by_lang = s["by_query_language"]["map@20"]
-        mark = "*" if uses_translation(s) else " "
-        print(f"{s['name'][:44]:<44} {mark} {s['metrics']['map@20']:7.4f} {s['metrics']['ndcg@10']:8.4f} "
-              + " ".join(f"{by_lang.get(lang, float('nan')):5.3f}" for lang in langs) + f" {s['cost']['seconds_total']:5.0f}")
+    langs = print_language_table(systems, "map@20", f"mAP@20 on {args.dataset.name} (pooled, then by query language)", also="ndcg@10")
 
     proper = [s for s in systems if UPPER_BOUND not in s["name"]]
     best = max(proper, key=lambda s: s["metrics"]["map@20"])
@@ -83,17 +75,14 @@ def main() -> int:
     print(f"best arm's weakest language: {worst[0]} {worst[1]:.4f}")
 
     routes = offline_routes()
-    identity = next((s for s in systems if s["name"].startswith(IDENTITY_ARM)), None)
-    translate = next((s for s in systems if s["name"].startswith(TRANSLATE_ARM)), None)
+    compared = translate_vs_identity(systems, "map@20")
     better = -1
-    if identity and translate:
-        a, b = identity["by_query_language"]["map@20"], translate["by_query_language"]["map@20"]
-        wins = [lang for lang in langs if b.get(lang, 0.0) > a.get(lang, 0.0)]
+    if compared:
+        before, after, wins = compared
         better = len(wins)
-        print(f"translate ({translate['name']}) vs identity ({identity['name']}), mAP@20 by query language:")
         for lang in langs:
             route = routes.get(lang, "pivot" if lang == "en" else "none")
-            print(f"  {lang}: {a.get(lang, 0.0):.4f} -> {b.get(lang, 0.0):.4f} ({route}){'  better' if lang in wins else ''}")
+            print(f"  {lang}: {before.get(lang, 0.0):.4f} -> {after.get(lang, 0.0):.4f} ({route}){'  better' if lang in wins else ''}")
     print(f"offline routes ({len(routes)}): " + ", ".join(f"{lang}={name}" for lang, name in routes.items()))
     upper = max((s["metrics"]["map@20"] for s in systems if UPPER_BOUND in s["name"]), default=float("nan"))
     print(f"human-translation upper bound (not a system): {upper:.4f}; {seconds:.0f} s; report: {args.out / 'report.html'}")
