@@ -121,12 +121,15 @@ class Query:
 
     ``text`` is pivot text (for lexical rankers), ``history`` the item ids the
     user interacted with, oldest first (for collaborative rankers and
-    explanations). Vectors travel beside queries as one matrix, not here.
+    explanations), ``original`` the same profile in its original languages
+    (for lexical rankers that read originals). Vectors travel beside queries
+    as one matrix, not here.
     """
 
     id: str
     text: str
     history: tuple[str, ...] = ()
+    original: str = ""
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from rank_bm25 import BM25Okapi
 
 from pivotrec.pipeline.records import Document, Query, Translation
 from pivotrec.pipeline.text import tokenize
-from pivotrec.plugins.rankers.bm25 import RankBM25Ranker
+from pivotrec.plugins.rankers.bm25 import RankBM25Ranker, document_text, query_text
 from pivotrec.plugins.rankers.bm25_fast import SparseBM25Ranker
 from pivotrec.plugins.rankers.cooccurrence import CooccurrenceRanker
 from pivotrec.plugins.rankers.dense import DenseRanker
@@ -56,6 +56,33 @@ def test_sparse_bm25_top_k_matches_reference_ranker(corpus):
         ids = [h.item_id for h in a]
         assert fast.explain(queries[0], ids) == slow.explain(queries[0], ids)
         np.testing.assert_allclose([h.score for h in a], [h.score for h in b], rtol=1e-9)
+
+
+#: Spanish originals beside their (poor) English pivot: "Cervantes" survives only in the original.
+BILINGUAL = [("El Quijote de Cervantes", "The Quixote of Cervants"), ("La casa roja", "The red house"), ("Red house prices", "Red house prices")]
+
+
+@pytest.mark.parametrize("text,expected", [("pivot", []), ("original", ["d0"]), ("both", ["d0"])])
+def test_bm25_reads_the_text_it_is_told(text, expected):
+    docs = [Document(f"d{i}", original, "es", pivot, None, Translation(original, pivot, "es", "en", "mt")) for i, (original, pivot) in enumerate(BILINGUAL)]
+    query = Query("q", "Cervants novel", original="novela de Cervantes")
+    found = {}
+    for ranker in (SparseBM25Ranker(SparseBM25Ranker.Params(text=text)), RankBM25Ranker(RankBM25Ranker.Params(text=text))):
+        ranker.index(docs, None)
+        found[type(ranker).__name__] = [h for h in ranker.search([Query("q", "Cervantes", original="Cervantes")], None, 3)[0]]
+        assert [h.item_id for h in found[type(ranker).__name__]] == expected
+        # The pivot query term is always matched when the pivot is read.
+        assert bool(ranker.search([query], None, 3)[0]) is True
+    fast, slow = found.values()
+    np.testing.assert_allclose([h.score for h in fast], [h.score for h in slow], rtol=1e-9)
+
+
+def test_bm25_both_counts_a_text_already_in_the_pivot_once():
+    english = Document("en", "red house", "en", "red house", None, Translation("red house", "red house", "en", "en", "none"))
+    spanish = Document("es", "casa roja", "es", "red house", None, Translation("casa roja", "red house", "es", "en", "mt"))
+    # Doubled terms would lengthen English texts and raise their term counts.
+    assert [tokenize(document_text(d, "both")) for d in (english, spanish)] == [["red", "house"], ["red", "house", "casa", "roja"]]
+    assert query_text(Query("q", "red house", original="casa roja"), "both") == "red house casa roja"
 
 
 def test_sparse_bm25_save_and_load_round_trip(tmp_path, corpus):

@@ -29,13 +29,11 @@ class ProfileStage:
         self.recency_decay = recency_decay
 
     def queries(self, users: Sequence[User], user_docs: Mapping[str, Document], item_docs: Mapping[str, Document]) -> list[Query]:
-        """One text query per user: the pivot texts of its history and of its own text."""
+        """One text query per user: the texts of its history and of its own text, in the pivot and as written."""
         queries = []
         for user in users:
-            parts = [item_docs[i].pivot for i in user.history]
-            if user.id in user_docs:
-                parts.append(user_docs[user.id].pivot)
-            queries.append(Query(user.id, " ".join(parts), user.history))
+            docs = [item_docs[i] for i in user.history] + ([user_docs[user.id]] if user.id in user_docs else [])
+            queries.append(Query(user.id, " ".join(d.pivot for d in docs), user.history, " ".join(d.original for d in docs)))
         return queries
 
     def vectors(

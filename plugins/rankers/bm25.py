@@ -1,9 +1,9 @@
-"""BM25 over pivot text with rank-bm25 (the reference implementation)."""
+"""BM25 over pivot (or original) text with rank-bm25 (the reference implementation)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,6 +26,28 @@ class BM25Params(BaseModel):
     explain_terms: int = Field(5, ge=0)
     #: Terms found in more than this share of documents never explain a match.
     explain_max_df: float = Field(0.2, gt=0, le=1)
+    #: Which text is indexed and matched: the pivot translation, the original text
+    #: (same-language matches, e.g. names and terms a translator mangles), or both.
+    text: Literal["pivot", "original", "both"] = "pivot"
+
+
+def document_text(doc: Document, text: str) -> str:
+    """What a BM25 ranker indexes of ``doc`` under ``BM25Params.text``."""
+    return _chosen(doc.pivot, doc.original, text)
+
+
+def query_text(query: Query, text: str) -> str:
+    """What a BM25 ranker matches of ``query`` under ``BM25Params.text``."""
+    return _chosen(query.text, query.original, text)
+
+
+def _chosen(pivot: str, original: str, text: str) -> str:
+    if text == "pivot":
+        return pivot
+    if text == "original":
+        return original
+    # A text already in the pivot once, not twice: doubled counts would favour pivot-language items.
+    return pivot if pivot == original else f"{pivot} {original}"
 
 
 class RankBM25Ranker:
@@ -47,7 +69,7 @@ class RankBM25Ranker:
     def index(self, docs: Sequence[Document], vectors: np.ndarray | None, histories: Sequence[Sequence[str]] = ()) -> None:
         from rank_bm25 import BM25Okapi
 
-        corpus = [tokenize(d.pivot) for d in docs]
+        corpus = [tokenize(document_text(d, self.params.text)) for d in docs]
         self._ids = [d.id for d in docs]
         self._tokens = [set(t) for t in corpus]
         self._rows = {item_id: row for row, item_id in enumerate(self._ids)}
@@ -58,12 +80,12 @@ class RankBM25Ranker:
             raise RuntimeError("search before index")
         results = []
         for query in queries:
-            terms = tokenize(query.text)
+            terms = tokenize(query_text(query, self.params.text))
             scores = np.asarray(self._bm25.get_scores(terms), dtype=np.float64)
             results.append([Hit(self._ids[i], float(scores[i]), "bm25") for i in top_k_indices(scores, k) if scores[i] > 0])
         return results
 
     def explain(self, query: Query, item_ids: Sequence[str]) -> list[str | None]:
-        terms = tokenize(query.text)
+        terms = tokenize(query_text(query, self.params.text))
         common = common_term_idf(len(self._ids), self.params.explain_max_df)
         return [matched_terms(terms, self._tokens[self._rows[i]], self._bm25.idf, self.params.explain_terms, common) for i in item_ids]

@@ -17,7 +17,7 @@ import scipy.sparse as sp
 
 from pivotrec.pipeline.records import Document, Hit, Query
 from pivotrec.pipeline.text import tokenize
-from pivotrec.plugins.rankers.bm25 import BM25Params
+from pivotrec.plugins.rankers.bm25 import BM25Params, document_text, query_text
 from pivotrec.plugins.rankers.scoring import common_term_idf, load_index, matched_terms, save_index, top_k_indices
 
 KIND = "bm25-fast"
@@ -48,7 +48,7 @@ class SparseBM25Ranker:
         rows: list[int] = []
         cols: list[int] = []
         for row, doc in enumerate(docs):
-            for token in tokenize(doc.pivot):
+            for token in tokenize(document_text(doc, self.params.text)):
                 rows.append(row)
                 cols.append(vocab.setdefault(token, len(vocab)))
         n_docs = len(docs)
@@ -98,7 +98,7 @@ class SparseBM25Ranker:
         results: list[list[Hit]] = []
         for start in range(0, len(queries), self.params.query_batch):
             batch = queries[start : start + self.params.query_batch]
-            token_lists = [tokenize(q.text) for q in batch]
+            token_lists = [tokenize(query_text(q, self.params.text)) for q in batch]
             scored = (self._query_matrix(token_lists) @ self._weights).tocsr()
             # Sorted columns make ties break by document order, as for the other rankers.
             scored.sort_indices()
@@ -118,7 +118,7 @@ class SparseBM25Ranker:
         """Matched query terms per item, rarest first."""
         if self._doc_terms is None:
             raise RuntimeError("explain before index")
-        tokens = tokenize(query.text)
+        tokens = tokenize(query_text(query, self.params.text))
         common = common_term_idf(len(self._ids), self.params.explain_max_df)
         out = []
         for item_id in item_ids:
