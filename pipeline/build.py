@@ -14,6 +14,7 @@ from typing import Any
 
 from pivotrec.pipeline.config import TranslatorSpec
 from pivotrec.pipeline.errors import ConfigError, PluginLoadError, stage_errors
+from pivotrec.pipeline.model_store import unavailable_error, unavailable_in
 from pivotrec.pipeline.protocols import PluginKind, WarmsUp
 from pivotrec.pipeline.refs import REF_TYPES, PluginRef
 from pivotrec.pipeline.resolve import resolve_ref
@@ -52,7 +53,12 @@ class Builder:
         return instance
 
     def warm_up(self, refs: Iterable[PluginRef | None]) -> None:
-        """Call ``warm_up()`` once on each built plugin of ``refs`` and below them, children first."""
+        """Call ``warm_up()`` once on each built plugin of ``refs`` and below them, children first;
+        first, every model their detectors and encoders lack is named in one error."""
+        refs = list(refs)
+        missing = unavailable_in((f"{r.kind} {r.plugin!r}", r.instance) for r in refs if r is not None and r.kind in ("detector", "encoder") and id(r.instance) not in self._warm)
+        if missing:
+            raise unavailable_error(missing)
         for ref in refs:
             if ref is None:
                 continue

@@ -3,66 +3,41 @@
 from __future__ import annotations
 
 import argparse
-import re
+import importlib.metadata
 import sys
 import traceback
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO, cast
 
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from pivotrec.pipeline import progress, registry
-from pivotrec.pipeline.config import load_config
+from pivotrec.pipeline import io, progress, registry
+from pivotrec.pipeline.config import RunConfig, load_config
 from pivotrec.pipeline.evaluation.compare import DEFAULT_METRICS
 from pivotrec.pipeline.evaluation.metrics import parse_metric
 from pivotrec.pipeline.errors import Interrupted, PivotrecError
 from pivotrec.pipeline.index import cli as index_cli
-from pivotrec.pipeline.records import Recommendation
+from pivotrec.pipeline.languages import normalise_language
+from pivotrec.pipeline.model_store import unavailable_error, unavailable_in
+from pivotrec.pipeline.protocols import ChecksTranslationModels, Translator
 from pivotrec.pipeline.serve import cli as serve_cli
-
-console = Console()
-errors = Console(stderr=True)
-
-#: C0 and C1 control characters (newline and tab aside) and the bidirectional overrides and
-#: isolates. Printed raw, a catalogue's text or id could clear the screen, retitle the
-#: terminal, plant hyperlinks or reorder what is shown.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def printable(text: str) -> str:
-    """``text`` with every control character shown as its escape (ESC as ``\\x1b``)."""
-    return _CONTROL.sub(lambda found: ascii(found.group())[1:-1], text)
-
-
-def say(line: str) -> None:
-    """Print one line of data-bearing text: control characters escaped, no markup read from it."""
-    console.print(Text(printable(line)), highlight=False, soft_wrap=True)
-
-
-def _recommendation_table(recommendations: Sequence[Recommendation], per_user: int) -> Table:
-    table = Table(title="Recommendations", show_lines=False)
-    for column in ("user", "#", "item", "lang", "score", "original", "pivot"):
-        table.add_column(column, overflow="fold")
-    for rec in recommendations:
-        if rec.rank <= per_user:
-            pivot = rec.pivot if rec.pivot != rec.original else "(same)"
-            table.add_row(*(Text(printable(v)) for v in (rec.user_id, str(rec.rank), rec.item_id, rec.lang, f"{rec.score:.4f}", rec.original, pivot)))
-    return table
+from pivotrec.pipeline.terminal import console, errors, printable, recommendation_tables, say
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from pivotrec.pipeline.runner import Pipeline
+    from pivotrec.pipeline.index.reuse import pipeline_for
 
     config = load_config(args.config)
     if args.output:
         config = config.model_copy(update={"output": Path(args.output)})
-    result = Pipeline(config).run_files()
+    result = pipeline_for(config, args.index).run_files()
     if args.show:
-        console.print(_recommendation_table(result.recommendations, args.show))
+        # Read again for their histories and interest texts (the run keeps only recommendations).
+        users = io.load_users(config.input.users).records if config.input and config.input.users else []
+        console.print(recommendation_tables(result.recommendations, result.documents, users, config, args.show))
     for line in result.summary.lines():
         say(line)
     if config.output:
@@ -75,33 +50,94 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     say(f"{args.config}: valid ({len(config.rankers)} ranker(s); no model was loaded)")
+    if args.models:
+        languages = _languages(args.languages, config)
+        problems = _unavailable_models(config, languages)
+        if problems:
+            raise unavailable_error(problems)
+        if languages or config.translator is None:
+            say(f"every model is available here (translators checked for: {', '.join(languages) or 'none'}; nothing was loaded)")
+        else:
+            say("every detector and encoder model is available here; translators were not checked: no language is known "
+                "(input.items declares none, the detector names none); name them with --languages, e.g. --languages de,fr")
     return 0
+
+
+def _languages(option: list[str] | None, config: RunConfig) -> list[str]:
+    """The source languages to check translators for: ``--languages``, else those the catalogue
+    declares and those the detector is told it may answer (its ``languages`` option)."""
+    if option:
+        return option
+    declared = {item.lang for item in io.load_items(config.input.items).records if item.lang} if config.input else set()
+    detectable = getattr(config.detector.resolved.params, "languages", None) or []
+    return sorted((declared | set(detectable)) - {config.pivot})
+
+
+def _unavailable_models(config: RunConfig, languages: Sequence[str]) -> list[str]:
+    """Every model the config's plugins would load that is not here; plugins are built, never warmed up."""
+    from pivotrec.pipeline.build import Builder
+
+    builder = Builder()
+    problems = unavailable_in((f"{ref.kind} {ref.plugin!r}", builder.build(ref)) for ref in (config.detector, *config.encoders()))
+    translators = [config.translator, config.translator.fallback] if config.translator else []
+    for ref in (ref for ref in translators if ref is not None):
+        translator: Translator = builder.build(ref)
+        if isinstance(translator, ChecksTranslationModels):
+            served = [lang for lang in languages if translator.supports(lang, config.pivot)]
+            problems += [f"translator {ref.plugin!r}: {problem}" for problem in translator.unavailable_models(served, config.pivot)]
+    return problems
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
     """Plain lines (not a table) so long import errors are never cut and output greps well."""
+    if args.name:
+        return _describe_plugin(args.name)
     for kind, group in registry.GROUPS.items():
         infos = registry.installed(kind)
         print(f"{group} ({len(infos)})")
         width = max((len(i.name) for i in infos), default=0)
         for info in infos:
             try:
-                registry.load(kind, info.name)
-                status = "ok"
+                said = registry.description(registry.load(kind, info.name))
             except PivotrecError as exc:
-                status = f"FAILED: {exc}"
-            dist = f"{info.distribution} {info.version}" if info.distribution else "(unknown distribution)"
-            print(printable(f"  {info.name:<{width}}  {dist}  {status}"))
+                said = f"FAILED: {exc}"
+            print(printable(f"  {info.name:<{width}}  {said}  [{_distribution(info)}]"))
+    print("pivotrec plugins NAME shows a plugin's options")
+    return 0
+
+
+def _distribution(info: registry.PluginInfo) -> str:
+    return f"{info.distribution} {info.version}" if info.distribution else "unknown distribution"
+
+
+def _describe_plugin(name: str) -> int:
+    """Every plugin named ``name`` (one per kind): its description and its options."""
+    for info in registry.find(name):
+        cls = registry.load(info.kind, info.name)
+        print(printable(f"{info.name}: {info.kind} plugin ({info.value}; {_distribution(info)})"))
+        print(printable(registry.docstring(cls)))
+        options = registry.options(cls)
+        print("\noptions (its params: in a config):" if options else "\noptions: none")
+        for option in options:
+            print(printable(f"  {option.name}: {option.type}, " + ("required" if option.default is None else f"default {option.default}")))
+            if option.doc:
+                print(printable(f"      {option.doc}"))
     return 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from pivotrec.pipeline.evaluation.compare import compare
+    from pivotrec.pipeline.evaluation.compare import arm_names, compare
     from pivotrec.pipeline.evaluation.report import build, write_report
+    from pivotrec.pipeline.evaluation.significance import parse_pairs
 
     metrics: list[str] = args.metrics
-    dataset, arms = compare([Path(c) for c in args.configs], Path(args.dataset), metrics, quiet=args.quiet, isolate=not args.in_process)
-    data = build(dataset, arms, metrics)
+    configs = [Path(c) for c in args.configs]
+    # Checked before any arm runs: a typo must not cost a whole comparison.
+    pairs = parse_pairs(args.pairs, arm_names(configs)) if args.pairs else None
+    dataset, arms = compare(
+        configs, Path(args.dataset), metrics, quiet=args.quiet, isolate=not args.in_process, fresh_caches=args.fresh_caches, index=getattr(args, "index", None)
+    )
+    data = build(dataset, arms, metrics, pairs)
     paths = write_report(Path(args.out), data)
     table = Table(title=Text(printable(f"{dataset.name}: {len(dataset.queries)} queries, {len(dataset.items)} items")))
     table.add_column("system")
@@ -156,16 +192,57 @@ def cmd_models_convert(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pivotrec", description="Cross-language recommendation and retrieval through a pivot language.")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
-    parser.add_argument("--debug", action="store_true", help="on an error, also print the traceback")
-    sub = parser.add_subparsers(dest="command", required=True)
+class _Commands(argparse._SubParsersAction):
+    """Subcommands whose one-line ``help`` is also what their own ``--help`` says, unless they have a description."""
 
-    run = sub.add_parser("run", help="run a config: read items and users, write recommendations")
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        if kwargs.get("help"):
+            kwargs.setdefault("description", kwargs["help"][0].upper() + kwargs["help"][1:] + ".")
+        return super().add_parser(name, **kwargs)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Every command and subcommand takes the global options too, so ``pivotrec run --quiet x.yaml``
+    works as ``pivotrec --quiet run x.yaml``. A subcommand's copy defaults to SUPPRESS: left out,
+    it keeps what the level above parsed rather than resetting it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.register("action", "parsers", _Commands)
+        self.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bars")
+        self.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="on an error, also print the traceback")
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("pivotrec")
+    except importlib.metadata.PackageNotFoundError:  # a source tree that was never installed
+        return "unknown (not installed)"
+
+
+def _dataset_options(parser: argparse.ArgumentParser) -> None:
+    """What ``eval`` and ``compare`` both take: the labelled dataset, the metrics, where the report goes."""
+    parser.add_argument("--dataset", required=True, help="dataset folder: items.jsonl, queries.jsonl, qrels.tsv (see 'pivotrec datasets')")
+    parser.add_argument("--metrics", type=_metrics, default=",".join(DEFAULT_METRICS), help="comma-separated NAME@K; the first is the primary metric")
+    parser.add_argument("--out", default="out/report", help="folder for report.md, report.html, report.json")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="pivotrec", description="Cross-language recommendation and retrieval through a pivot language.")
+    parser.set_defaults(quiet=False, debug=False)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    # Typed as plain parsers for the index and serve modules, which add their own commands.
+    sub = cast("argparse._SubParsersAction[argparse.ArgumentParser]", parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
+
+    run = sub.add_parser(
+        "run", help="run a config: read items and users, write recommendations",
+        description="Run a config: read its items and users, write recommendations (JSONL), item documents and an errors file, "
+        "and print each user's top recommendations (text, pivot text and how it got there, score, why) and a summary.",
+    )
     run.add_argument("config", help="YAML config file")
     run.add_argument("-o", "--output", help="JSONL output path (overrides the config's 'output')")
-    run.add_argument("--show", type=int, default=3, metavar="N", help="print the top N per user in a table (0: none; default 3)")
+    run.add_argument("--show", type=int, default=3, metavar="N", help="print the top N per user (0: none; default 3)")
+    index_cli.add_index_option(run)
     run.set_defaults(handler=cmd_run)
 
     stream = sub.add_parser("prepare", help="stream a catalogue into pivot documents chunk by chunk (normalise, detect, translate, encode)")
@@ -173,21 +250,44 @@ def build_parser() -> argparse.ArgumentParser:
     stream.add_argument("--documents", help="JSONL output path (overrides the config's 'documents')")
     stream.set_defaults(handler=cmd_prepare)
 
-    validate = sub.add_parser("validate", help="check a config without loading any model")
-    validate.add_argument("config")
+    validate = sub.add_parser(
+        "validate", help="check a config without loading any model",
+        description="Check a config: keys, plugin names, plugin options and input paths, every problem at once, loading no model. "
+        "With --models, also check that every model its plugins would load is here.",
+    )
+    validate.add_argument("config", help="YAML config file")
+    validate.add_argument("--models", action="store_true", help="also check that every model the config needs is available here (none is loaded)")
+    validate.add_argument("--languages", type=_language_list, metavar="LANGS", help="with --models: source languages to check translators for, e.g. de,ja (default: those input.items declares)")
     validate.set_defaults(handler=cmd_validate)
 
-    plugins = sub.add_parser("plugins", help="list installed plugins per entry-point group")
+    plugins = sub.add_parser(
+        "plugins", help="list installed plugins, or show one plugin's options",
+        description="List installed plugins per entry-point group, one line each; with NAME, describe that plugin and its options (type, default, meaning).",
+    )
+    plugins.add_argument("name", nargs="?", metavar="NAME", help="a plugin's name, e.g. marian")
     plugins.set_defaults(handler=cmd_plugins)
 
-    for name, help_text, nargs in (("eval", "evaluate one config on a labelled dataset", 1), ("compare", "compare configs on a labelled dataset; writes Markdown, HTML and JSON", "+")):
-        evaluate = sub.add_parser(name, help=help_text)
-        evaluate.add_argument("configs", nargs=nargs, metavar="CONFIG", help="YAML config(s); the first is the baseline for significance tests")
-        evaluate.add_argument("--dataset", required=True, help="dataset folder: items.jsonl, queries.jsonl, qrels.tsv (see 'pivotrec datasets')")
-        evaluate.add_argument("--metrics", type=_metrics, default=",".join(DEFAULT_METRICS), help="comma-separated NAME@K; the first is the primary metric")
-        evaluate.add_argument("--out", default="out/report", help="folder for report.md, report.html, report.json")
-        evaluate.add_argument("--in-process", action="store_true", help="run arms in this process (faster start; peak memory is then shared)")
-        evaluate.set_defaults(handler=cmd_compare)
+    evaluate = sub.add_parser(
+        "eval", help="evaluate one config on a labelled dataset",
+        description="Run one config over a labelled dataset's queries; print its metrics and write them to report.md, report.html and report.json.",
+    )
+    evaluate.add_argument("configs", nargs=1, metavar="CONFIG", help="YAML config file")
+    _dataset_options(evaluate)
+    evaluate.add_argument("--in-process", action="store_true", help="run in this process (faster start; the peak memory reported then includes this process)")
+    index_cli.add_index_option(evaluate)
+    evaluate.set_defaults(handler=cmd_compare, pairs=None, fresh_caches=False)
+
+    compare = sub.add_parser("compare", help="compare configs on a labelled dataset; writes Markdown, HTML and JSON")
+    compare.add_argument("configs", nargs="+", metavar="CONFIG", help="YAML config(s); the first is the baseline for significance tests")
+    _dataset_options(compare)
+    compare.add_argument("--in-process", action="store_true", help="run arms in this process (faster start; peak memory is then shared)")
+    compare.add_argument("--fresh-caches", action="store_true", help="give every arm its own empty translation and embedding caches, so that arm order cannot change the cost")
+    compare.add_argument(
+        "--pairs", metavar="A:B,...",
+        help="arm pairs to test for significance, by number (from 1, in CONFIG order) or name, e.g. 1:3,2:3 "
+        "(default: each arm against the first, and the best translating arm against the best direct one)",
+    )
+    compare.set_defaults(handler=cmd_compare)
 
     datasets = sub.add_parser("datasets", help="convert public labelled datasets into pivotrec's dataset layout")
     datasets_sub = datasets.add_subparsers(dest="action", required=True)
@@ -226,6 +326,14 @@ def _metrics(value: str) -> list[str]:
         except ValueError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
     return names
+
+
+def _language_list(value: str) -> list[str]:
+    """``--languages``: comma-separated codes, each checked and made canonical (``DE`` -> ``de``)."""
+    try:
+        return sorted({normalise_language(code) for code in value.split(",") if code.strip()})
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: TextIO | None = None, line: str | None = None) -> None:

@@ -3,8 +3,9 @@
 A row that cannot be read as a record at all (malformed JSON, no id, a
 duplicate id) stops the read with an InputError naming the file and line. A
 row that is a record with an unusable value (an empty text, an unknown
-language code) becomes a Problem naming the file and line, so a run can skip
-it, write it to the errors file and go on, or refuse (``strict: true``).
+language code, an id that is not text) becomes a Problem naming the file and
+line, so a run can skip it, write it to the errors file and go on, or refuse
+(``strict: true``). A text's lone surrogates are removed, with a Problem too.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import csv
 import hashlib
 import json
 import math
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +24,7 @@ import numpy as np
 
 from pivotrec.pipeline.errors import InputError, quoted
 from pivotrec.pipeline.languages import normalise_language
-from pivotrec.pipeline.records import Item, Problem, User
+from pivotrec.pipeline.records import Item, Problem, User, escape_not_text
 
 Record = TypeVar("Record", Item, User)
 Kind = Literal["item", "user"]
@@ -31,6 +33,8 @@ _ITEM_KEYS = {"id", "text", "lang"}
 _USER_KEYS = {"id", "text", "history", "lang"}
 #: Problems listed in one error message; the errors file (strict: false) holds them all.
 _LISTED = 50
+#: Half of a UTF-16 pair: a JSON file can spell one (``"\ud83d"``), no UTF-8 file can hold one.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass
@@ -45,6 +49,17 @@ class Loaded(Generic[Record]):
 
     def where(self, record_id: str) -> str:
         return f"{self.path}:{self.lines[record_id]}"
+
+
+@dataclass(frozen=True)
+class _Row(Generic[Record]):
+    """One row read: its line or row number, its id (escaped where it is not text, so that
+    the errors file can hold it), its record (None when refused) and the problems found."""
+
+    number: int
+    id: str
+    record: Record | None
+    problems: tuple[Problem, ...] = ()
 
 
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -133,8 +148,8 @@ def _kind(value: Any) -> str:
     return f"{name} ({quoted(value)})" if isinstance(value, (int, float)) else name
 
 
-def _records(path: Path, kind: Kind, build: Callable[[dict[str, Any]], Record]) -> Iterator[tuple[int, Record | Problem]]:
-    """(line or row number, record or the Problem that refused it) for every row."""
+def _records(path: Path, kind: Kind, build: Callable[[dict[str, Any]], Record]) -> Iterator[_Row[Record]]:
+    """Every row: its record or the Problem that refused it, and a Problem for what was removed from its text."""
     for number, raw in _rows(path):
         where = f"{path}:{number}"
         if raw.get("id") in ("", None):
@@ -142,24 +157,40 @@ def _records(path: Path, kind: Kind, build: Callable[[dict[str, Any]], Record]) 
         if type(raw["id"]) not in (str, int):
             raise InputError(f"{where}: {kind} id must be a string or a whole number, got {_kind(raw['id'])}")
         raw = {**raw, "id": str(raw["id"])}
+        row_id = escape_not_text(raw["id"])  # an id that is not text is refused, and written escaped
+        raw, removed = _without_lone_surrogates(raw)
+        problems: list[Problem] = [Problem(kind, row_id, "read", f"{where}: {kind} {quoted(raw['id'])}: {removed}")] if removed else []
         try:
             record = build(raw)
         except (ValueError, TypeError) as exc:
-            yield number, Problem(kind, raw["id"], "read", f"{where}: {exc}")
+            yield _Row(number, row_id, None, (*problems, Problem(kind, row_id, "read", f"{where}: {exc}")))
             continue
-        yield number, record
+        yield _Row(number, row_id, record, tuple(problems))
+
+
+def _without_lone_surrogates(raw: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """``raw`` without the lone surrogates of its text, and what was removed (None: nothing).
+
+    Such a text is usually a string cut in the middle of a character (an emoji) by the
+    program that wrote it: the rest is served, and no output is left unwritable.
+    """
+    text = raw.get("text")
+    if not isinstance(text, str) or not _LONE_SURROGATE.search(text):
+        return raw, None
+    found = _LONE_SURROGATE.findall(text)
+    code_points = ", ".join(sorted({f"U+{ord(c):04X}" for c in found}))
+    return {**raw, "text": _LONE_SURROGATE.sub("", text)}, f"removed {len(found)} lone surrogate(s) ({code_points}) from its text: half of a character, which is not text"
 
 
 def _load(path: Path, kind: Kind, build: Callable[[dict[str, Any]], Record]) -> Loaded[Record]:
     loaded: Loaded[Record] = Loaded(path)
-    for number, got in _records(path, kind, build):
-        if got.id in loaded.lines:
-            raise _duplicate_id(path, number, kind, got.id, loaded.lines[got.id])
-        loaded.lines[got.id] = number
-        if isinstance(got, Problem):
-            loaded.problems.append(got)
-        else:
-            loaded.records.append(got)
+    for row in _records(path, kind, build):
+        if row.id in loaded.lines:
+            raise _duplicate_id(path, row.number, kind, row.id, loaded.lines[row.id])
+        loaded.lines[row.id] = row.number
+        loaded.problems += row.problems
+        if row.record is not None:
+            loaded.records.append(row.record)
     if not loaded.lines:
         raise InputError(f"{path}: no {kind}s found")
     return loaded
@@ -194,13 +225,13 @@ def iter_item_chunks(path: str | Path, chunk_size: int) -> Iterator[Loaded[Item]
     seen = _SortedHashes()
     chunk: Loaded[Item] = Loaded(path)
     rows: list[tuple[str, int]] = []  # (id, line) of every row of the chunk, in order
-    for number, got in _records(path, "item", _build_item):
-        chunk.lines[got.id] = number
-        rows.append((got.id, number))
-        if isinstance(got, Problem):
-            chunk.problems.append(got)
+    for row in _records(path, "item", _build_item):
+        chunk.lines[row.id] = row.number
+        rows.append((row.id, row.number))
+        chunk.problems += row.problems
+        if row.record is None:
             continue
-        chunk.records.append(got)
+        chunk.records.append(row.record)
         if len(chunk.records) == chunk_size:
             _check_new_ids(path, rows, seen)
             yield chunk
@@ -278,9 +309,9 @@ def _repeats_within(hashes: np.ndarray) -> np.ndarray:
 def _first_lines(path: Path, ids: set[str]) -> dict[str, int]:
     """Line of the first occurrence of each id (a second pass, only when a duplicate is suspected)."""
     first: dict[str, int] = {}
-    for number, got in _records(path, "item", _build_item):
-        if got.id in ids:
-            first.setdefault(got.id, number)
+    for row in _records(path, "item", _build_item):
+        if row.id in ids:
+            first.setdefault(row.id, row.number)
     return first
 
 

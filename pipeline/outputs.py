@@ -109,6 +109,7 @@ def document_rows(documents: Iterable[Document], raw_texts: Mapping[str, str]) -
         yield {
             "id": doc.id, "lang": doc.lang, "raw": raw_texts[doc.id], "original": doc.original, "pivot": doc.pivot,
             "detection_confidence": doc.detection.confidence if doc.detection else None,
+            "low_confidence": doc.detection.low_confidence if doc.detection else False,
             "translator": t.translator, "model": t.model, "from_cache": t.cached, "kept_original": t.kept_original,
             "failed": t.failed, "suspicious": t.suspicious, "note": t.note,
         }

@@ -161,6 +161,7 @@ class _Work:
         if self.chunks:
             summary.items_read = int(self.progress["items_read"])
             summary.problems = int(self.progress["problems"])
+            summary.texts_low_confidence = int(self.progress.get("texts_low_confidence", 0))  # absent from older progress files
             summary.translation = TranslationStats.from_json(self.progress["translation"])
 
     def chunk_done(self, summary: RunSummary) -> None:
@@ -173,6 +174,7 @@ class _Work:
             "fingerprint": self.fingerprint, "chunks": self.chunks,
             "documents_bytes": self.documents.tell(), "errors_bytes": self.errors.tell(),
             "items_read": summary.items_read, "problems": summary.problems, "translation": summary.translation.to_json(),
+            "texts_low_confidence": summary.texts_low_confidence,
         }
         _write_json_atomically(self.folder / _PROGRESS, progress)
 

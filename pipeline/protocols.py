@@ -41,6 +41,16 @@ class WarmsUp(Protocol):
 
 
 @runtime_checkable
+class ChecksModels(Protocol):
+    """Optional for detectors and encoders: the models (or model packages) it would load that
+    are not available here, found without loading any, so every missing one is named at once."""
+
+    def unavailable_models(self) -> list[str]:
+        """One line per missing model: which, and how to make it available; [] when none is missing."""
+        ...
+
+
+@runtime_checkable
 class Detector(Protocol):
     Params: ClassVar[type[BaseModel]]
 
@@ -91,7 +101,8 @@ class Translator(Protocol):
     pair, for provenance), ``cache_settings()`` (what identifies its outputs
     in the cache; default: all params), ``translate_batch`` (translations with
     counts; called instead of ``translate`` when present), ``route`` (a router
-    hands a language to one of its children) and ``warm_up()``.
+    hands a language to one of its children), ``unavailable_models(languages,
+    tgt)`` (the models it lacks for those languages) and ``warm_up()``.
     """
 
     Params: ClassVar[type[BaseModel]]
@@ -130,6 +141,14 @@ class KeysCache(Protocol):
 class CountsBatches(Protocol):
     def translate_batch(self, texts: Sequence[str], src: str, tgt: str) -> TranslatedBatch:
         """Like ``translate``, with counts of what had to be done to the input."""
+        ...
+
+
+@runtime_checkable
+class ChecksTranslationModels(Protocol):
+    def unavailable_models(self, languages: Sequence[str], tgt: str) -> list[str]:
+        """One line per model that translating ``languages`` into ``tgt`` needs and that is not
+        available here (which, for which languages, how to get it), found without loading any."""
         ...
 
 
@@ -214,8 +233,8 @@ REQUIRED_MEMBERS: dict[PluginKind, tuple[str, ...]] = {
 
 #: Optional methods, per kind; if a plugin has one it must be callable.
 OPTIONAL_METHODS: dict[PluginKind, tuple[str, ...]] = {
-    "detector": ("warm_up",),
-    "translator": ("warm_up", "missing", "model_for", "cache_settings", "translate_batch", "route"),
-    "encoder": ("warm_up",),
+    "detector": ("warm_up", "unavailable_models"),
+    "translator": ("warm_up", "missing", "model_for", "cache_settings", "translate_batch", "route", "unavailable_models"),
+    "encoder": ("warm_up", "unavailable_models"),
     "ranker": ("warm_up", "explain", "save", "load"),
 }

@@ -7,16 +7,38 @@ records (``dataclasses.replace``) rather than mutating old ones.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["Item", "User", "Detection", "Translation", "Hit", "Document", "Query", "Recommendation"]
+__all__ = ["Item", "User", "Detection", "Translation", "Hit", "Document", "Query", "Recommendation", "NOT_TEXT", "escape_not_text"]
+
+#: Code points that are not text: lone surrogates (half of a UTF-16 pair, which no UTF-8 file
+#: can hold) and Unicode noncharacters (U+FDD0..U+FDEF and the last two code points of every
+#: plane, reserved for a program's own use: U+FFFF ends Apertium's input).
+NOT_TEXT = re.compile(
+    "[\ufdd0-\ufdef\ud800-\udfff" + "".join(chr(plane << 16 | 0xFFFE) + chr(plane << 16 | 0xFFFF) for plane in range(17)) + "]"
+)
+
+
+def escape_not_text(value: str) -> str:
+    """``value`` with every code point of ``NOT_TEXT`` written as its escape (``\\ud800``), so it
+    can be printed and written as UTF-8; other text is left as it is."""
+    return NOT_TEXT.sub(lambda found: found.group().encode("unicode_escape").decode("ascii"), value)
 
 
 def _require_id(kind: str, value: object) -> None:
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{kind} id must be a non-empty string, got {value!r}")
+    # An id is written to every output: one that UTF-8 cannot hold would fail the writer
+    # after all the work, and a noncharacter is no part of any real id.
+    found = sorted({f"U+{ord(c):04X}" for c in NOT_TEXT.findall(value)})
+    if found:
+        raise ValueError(
+            f"{kind} id {value!r} holds {', '.join(found)}, which is not text (a lone surrogate or"
+            " Unicode noncharacter); fix the id in the file"
+        )
 
 
 @dataclass(frozen=True)
@@ -62,11 +84,18 @@ class User:
 
 @dataclass(frozen=True)
 class Detection:
-    """A language detected for one text, with the detector's confidence in [0, 1]."""
+    """A language detected for one text, with the detector's confidence in [0, 1].
+
+    ``low_confidence`` flags a language the detector accepted (its confidence is
+    above its ``min_confidence``, below which the text is ``und``) but is unsure
+    of (below its ``low_confidence``): often a short text. A declared language
+    is never low-confidence.
+    """
 
     lang: str
     confidence: float
     detector: str
+    low_confidence: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.confidence <= 1.0:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from pivotrec.pipeline import terminal
 from pivotrec.pipeline.cli import main
 from pivotrec.pipeline.config import load_config
 from pivotrec.pipeline.runner import Pipeline
@@ -44,11 +45,15 @@ def test_demo_with_bm25_only(tmp_path):
 
 
 @pytest.mark.slow
-def test_demo_command_end_to_end(tmp_path, capsys):
+def test_demo_command_end_to_end(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(terminal.console, "width", 400)  # one line per user line and per table cell
     out = tmp_path / "recs.jsonl"
     assert main(["--quiet", "run", str(REPO / "configs/demo.yaml"), "--output", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "Recommendations" in printed and "read 66 items and 6 users" in printed
+    # The table says what its score is and marks machine-written English as such.
+    assert "RRF score" in printed and "MT: machine translation" in printed and "(same)" not in printed
+    assert "ana · history: " in printed and " · top 3 of 5" in printed
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert len(rows) == 6 * 5
     assert all(set(r["ranker_scores"]) <= {"bm25-fast", "minilm", "use"} and r["ranker_scores"] for r in rows)

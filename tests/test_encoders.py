@@ -42,7 +42,7 @@ def test_pivot_encoder_loads_bundled_minilm():
 
 
 def test_missing_local_model_directory_is_named_at_warm_up(tmp_path):
-    with pytest.raises(ModelUnavailableError, match=r"cannot load encoder model: .*no-model.*download it where the network is reachable"):
+    with pytest.raises(ModelUnavailableError, match=r"encoder 'sentence-transformers': encoder model: model folder '.*no-model' not found"):
         ready_plugin("encoder", "sentence-transformers", {"model": str(tmp_path / "no-model")})
 
 

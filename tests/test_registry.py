@@ -86,7 +86,8 @@ def test_third_party_plugin_package_is_selected_from_yaml(tmp_path: Path, instal
                 return [t.upper() + self.params.suffix for t in texts]
         """))
     site = install_package(package)
-    assert re.search(r"\n  shout +shout-translator 1\.2\.3  ok\n", run_cli(site, "plugins"))
+    # No docstring: listed, loaded, and said to have no description.
+    assert re.search(r"\n  shout +\(no description\)  \[shout-translator 1\.2\.3\]\n", run_cli(site, "plugins"))
     rows = run_cli(site, "run", translator='{plugin: shout, params: {suffix: "?!"}}')
     assert '"pivot": "BICICLETA DE MONTAÑA?!"' in rows[0] and '"original": "bicicleta de montaña"' in rows[0]
 
@@ -94,7 +95,8 @@ def test_third_party_plugin_package_is_selected_from_yaml(tmp_path: Path, instal
 def test_example_plugin_package_installs_and_runs_from_yaml(install_package, run_cli):
     """The complete example under examples/ that docs/writing-plugins.md walks through."""
     site = install_package(REPO / "examples" / "pivotrec-glossary")
-    assert re.search(r"\n  glossary +pivotrec-glossary 0\.1\.0  ok\n", run_cli(site, "plugins"))
+    # No class docstring: the module's first sentence describes it.
+    assert re.search(r"\n  glossary +A glossary translator: each word found in a per-language word list is replaced\.  \[pivotrec-glossary 0\.1\.0\]\n", run_cli(site, "plugins"))
     rows = run_cli(site, "run", translator="{plugin: glossary, params: {entries: {es: {bicicleta: bicycle, montaña: mountain}}}}")
     assert '"pivot": "bicycle de mountain"' in rows[0]
     tests = subprocess.run(

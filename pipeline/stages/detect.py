@@ -15,7 +15,9 @@ class DetectStage:
     answer (capitals mislead character n-gram models on short text). A
     detector answers ``und`` (``stats.UNDETERMINED``) where its confidence is
     below its threshold: the translate stage keeps such text in the original
-    and the summary counts it.
+    and the summary counts it. An answer it is unsure of (below its
+    ``low_confidence``) is flagged ``Detection.low_confidence``; a declared
+    language never is.
     """
 
     def __init__(self, detector: Detector) -> None:

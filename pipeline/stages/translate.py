@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -10,8 +9,10 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from pivotrec.pipeline.errors import ModelUnavailableError, StageError, TranslationError
+from pivotrec.pipeline.model_store import unavailable_error
 from pivotrec.pipeline.progress import track
 from pivotrec.pipeline.protocols import (
+    ChecksTranslationModels,
     CountsBatches,
     ExplainsMissingRoutes,
     KeysCache,
@@ -21,7 +22,7 @@ from pivotrec.pipeline.protocols import (
     Translator,
     TranslatorInfo,
 )
-from pivotrec.pipeline.records import Translation
+from pivotrec.pipeline.records import NOT_TEXT, Translation
 from pivotrec.pipeline.segment import Piece, join_translations, split_sentences
 from pivotrec.pipeline.stats import UNDETERMINED, UNTRANSLATED, TranslationStats
 from pivotrec.pipeline.translation_cache import TranslationCache
@@ -35,12 +36,6 @@ ErrorPolicy = Literal["stop", "record"]
 _DENSE_SCRIPTS = frozenset({"zh", "ja", "ko", "yue"})
 #: Segments shorter than this are too short for a meaningful length ratio.
 _RATIO_MIN_CHARS = 12
-#: Unicode noncharacters (U+FDD0..U+FDEF, the last two code points of every plane) and lone
-#: surrogates: not text, and not safe to hand on (U+FFFF ends Apertium's input, a surrogate
-#: cannot be encoded as UTF-8).
-_NOT_TEXT = re.compile(
-    "[\ufdd0-\ufdef\ud800-\udfff" + "".join(chr(plane << 16 | 0xFFFE) + chr(plane << 16 | 0xFFFF) for plane in range(17)) + "]"
-)
 #: Why an undetermined text keeps its original.
 _UNDETERMINED_NOTE = "language undetermined: the detector's confidence was below its threshold, so it was not translated"
 
@@ -52,11 +47,11 @@ def _preview(ids: Sequence[str], limit: int = 5) -> str:
 
 def _without_noncharacters(text: str) -> tuple[str, str | None]:
     """``text`` without Unicode noncharacters and lone surrogates, and what was removed (None: nothing)."""
-    found = _NOT_TEXT.findall(text)
+    found = NOT_TEXT.findall(text)
     if not found:
         return text, None
     code_points = ", ".join(sorted({f"U+{ord(c):04X}" for c in found}))
-    return _NOT_TEXT.sub("", text), f"removed {len(found)} Unicode noncharacter(s) or lone surrogate(s) ({code_points})"
+    return NOT_TEXT.sub("", text), f"removed {len(found)} Unicode noncharacter(s) or lone surrogate(s) ({code_points})"
 
 
 def _noted(translation: Translation, removed: str | None) -> Translation:
@@ -101,6 +96,11 @@ class NamedTranslator:
         if isinstance(self.translator, NamesModels):
             return self.translator.model_for(src, tgt)
         return None
+
+    def unavailable_models(self, languages: Sequence[str], tgt: str) -> list[str]:
+        if isinstance(self.translator, ChecksTranslationModels):
+            return [f"translator {self.name!r}: {problem}" for problem in self.translator.unavailable_models(languages, tgt)]
+        return []
 
     def routed(self, src: str, tgt: str) -> NamedTranslator:
         """The translator that does the work for ``src``: a router hands over the child it
@@ -193,15 +193,15 @@ class TranslateStage:
                 by_lang[lang].append(i)
 
         stats = TranslationStats(texts_noncharacters_removed=sum(r is not None for r in removals))
+        translators = self._translators_for({lang: [ids[i] for i in positions] for lang, positions in sorted(by_lang.items())})
         for lang, positions in sorted(by_lang.items()):
             assert self.translator is not None
-            chosen = self._translator_for(lang, [ids[i] for i in positions])
+            chosen = translators[lang]
             if chosen is None:
                 note = self.translator.missing(lang, self.pivot)
                 for i in positions:
                     results[i] = Translation(cleaned[i], cleaned[i], lang, self.pivot, name, kept_original=True, note=note)
                 continue
-            chosen = chosen.routed(lang, self.pivot)
             model, method = chosen.model_for(lang, self.pivot), chosen.info.method
             translated, segment_stats = self._translate([cleaned[i] for i in positions], lang, chosen)
             stats += segment_stats
@@ -212,8 +212,32 @@ class TranslateStage:
         done = [_noted(t, removed) for t, removed in zip(done, removals, strict=True)]
         return TranslateResult(done, stats + TranslationStats.of_texts(done))
 
-    def _translator_for(self, lang: str, ids: list[str]) -> NamedTranslator | None:
-        """The translator that serves ``lang``; None to keep the original; raises per policy."""
+    def _translators_for(self, ids_by_lang: dict[str, list[str]]) -> dict[str, NamedTranslator | None]:
+        """The translator that does the work for each language (a router's child), None to keep
+        the original. Before any text is translated, every language without a route (per
+        ``on_missing``) is named in one error, and every model the chosen ones lack in another."""
+        if not ids_by_lang:  # every text is in the pivot, or there is no translator
+            return {}
+        assert self.translator is not None
+        chosen = {lang: self._translator_for(lang, ids) for lang, ids in ids_by_lang.items()}
+        no_route = [why for why in chosen.values() if isinstance(why, str)]
+        if no_route:
+            listing = "\n".join(f"  - {why}" for why in no_route)
+            raise TranslationError(
+                f"translator {self.translator.name!r} has no route into {self.pivot} for {len(no_route)} language(s):\n{listing}"
+                + ("\nSet translator.on_missing: keep to keep their original text, or fallback with translator.fallback." if self.on_missing == "error" else "")
+            )
+        routed = {lang: named.routed(lang, self.pivot) for lang, named in chosen.items() if isinstance(named, NamedTranslator)}
+        langs_by_translator: dict[str, tuple[NamedTranslator, list[str]]] = {}
+        for lang, named in routed.items():
+            langs_by_translator.setdefault(named.name, (named, []))[1].append(lang)
+        missing = [problem for named, langs in langs_by_translator.values() for problem in named.unavailable_models(langs, self.pivot)]
+        if missing:
+            raise unavailable_error(missing)
+        return {lang: routed.get(lang) for lang in ids_by_lang}
+
+    def _translator_for(self, lang: str, ids: list[str]) -> NamedTranslator | str | None:
+        """The translator that serves ``lang``; None to keep the original; why not, when the policy allows neither."""
         assert self.translator is not None
         if self.translator.translator.supports(lang, self.pivot):
             return self.translator
@@ -225,11 +249,7 @@ class TranslateStage:
             if self.fallback.translator.supports(lang, self.pivot):
                 return self.fallback
             why += f"; fallback {self.fallback.name!r}: {self.fallback.missing(lang, self.pivot)}"
-        raise TranslationError(
-            f"translator {self.translator.name!r} has no route {lang}->{self.pivot} for "
-            f"{len(ids)} text(s): {_preview(ids)} ({why})."
-            + (" Set translator.on_missing: keep to keep their original text, or fallback with translator.fallback." if self.on_missing == "error" else "")
-        )
+        return f"no route {lang}->{self.pivot} for {len(ids)} text(s): {_preview(ids)} ({why})"
 
     def _translate(self, texts: list[str], lang: str, named: NamedTranslator) -> tuple[list[Translation], TranslationStats]:
         """Translate texts, sentence by sentence if the translator wants it, each distinct segment once."""

@@ -24,6 +24,10 @@ class FastLangdetectDetector:
         #: (undetermined). Text in a script the model does not know, emoji, digits and many
         #: single words score about 0.12 (the model's answer when nothing matches: English).
         min_confidence: float = Field(0.2, ge=0.0, le=1.0)
+        #: Below this score an answered language is flagged ``low_confidence`` (in the documents
+        #: file and the summary). On 1- to 5-word FLORES snippets, a third of the answers under
+        #: 0.5 were right, and 59% to 97% of those above.
+        low_confidence: float = Field(0.5, ge=0.0, le=1.0)
         #: If set, only these ISO 639-1 codes can be answered: the best-scoring
         #: allowed one among the model's top ``candidates`` wins. Short Chinese
         #: text is often taken for Japanese; naming the catalogue's languages fixes that.
@@ -53,7 +57,8 @@ class FastLangdetectDetector:
             if best is None:
                 out.append(Detection(lang=UNDETERMINED, confidence=0.0, detector=self.name))
                 continue
-            out.append(Detection(lang=str(best["lang"]), confidence=_unit(best["score"]), detector=self.name))
+            confidence = _unit(best["score"])
+            out.append(Detection(str(best["lang"]), confidence, self.name, low_confidence=confidence < self.params.low_confidence))
         return out
 
 

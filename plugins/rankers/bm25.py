@@ -17,7 +17,9 @@ class BM25Params(BaseModel):
     """Okapi BM25 options, shared by both BM25 rankers so they score alike."""
 
     model_config = ConfigDict(extra="forbid")
+    #: Term-frequency saturation: how much a term's repeats add (0: nothing beyond the first).
     k1: float = Field(1.5, gt=0)
+    #: Length normalisation: 0 ignores document length, 1 divides it out fully.
     b: float = Field(0.75, ge=0, le=1)
     #: Floor for negative idf (terms in over half the documents), as a
     #: fraction of the mean idf: rank-bm25's BM25Okapi rule.

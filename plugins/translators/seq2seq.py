@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pivotrec.pipeline.model_store import ModelUnavailableError, ct2_model, resolve_source
+from pivotrec.pipeline.model_store import ModelUnavailableError, ct2_model, missing_package, resolve_source, unavailable
 from pivotrec.pipeline.protocols import TranslatedBatch, TranslatorInfo
 from pivotrec.pipeline.segment import split_to_fit
 
@@ -28,13 +28,16 @@ Device = Literal["auto", "cpu", "cuda"]
 class Seq2SeqParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    #: The engine: CTranslate2 (converted once, int8 on CPU, faster) or transformers (PyTorch).
     backend: Backend = "ctranslate2"
+    #: auto: CUDA when the backend sees a GPU, else the CPU.
     device: Device = "auto"
     #: Precision; default int8 on CPU and float16 on CUDA for CTranslate2,
     #: float32 on CPU and float16 on CUDA for transformers.
     compute_type: str | None = None
     #: Hugging Face revision (branch, tag or commit) of every model used.
     revision: str | None = None
+    #: Hypotheses kept per step of decoding: higher is slower and a little better.
     beam_size: int = Field(2, ge=1)
     #: Source tokens (padded) per batch sent to the engine.
     max_batch_tokens: int = Field(4096, ge=16)
@@ -45,11 +48,13 @@ class Seq2SeqParams(BaseModel):
     #: Output length bound per batch: ratio * longest input + offset, at most max_decoding_length.
     max_length_ratio: float = Field(2.0, gt=0)
     max_length_offset: int = Field(10, ge=0)
+    #: Output tokens per sentence at the most, whatever the bound above says.
     max_decoding_length: int = Field(512, ge=1)
     #: Forces at least this many output tokens (benchmarks fix output length with it).
     min_decoding_length: int = Field(0, ge=0)
     #: No n-gram of this size repeats in an output (0 = no limit): stops decoding loops.
     no_repeat_ngram_size: int = Field(6, ge=0)
+    #: Above 1, tokens already written are less likely again (1: no penalty).
     repetition_penalty: float = Field(1.0, gt=0)
     #: CPU threads per model; 0 lets the engine use every core.
     threads: int = Field(0, ge=0)
@@ -235,6 +240,22 @@ class Seq2SeqTranslator:
             raise ModelUnavailableError(f"the {self.params.backend} backend is not installed: pip install 'pivotrec[ctranslate2]'") from exc
         if resolve_device(self.params) == "cuda" and not _cuda_available(self.params.backend):
             raise ModelUnavailableError(f"device: cuda, but {self.params.backend} sees no CUDA GPU here; set device: auto (CPU when there is no GPU) or cpu")
+
+    def unavailable_models(self, languages: Sequence[str], tgt: str) -> list[str]:
+        """The backend, if not installed, and each model these languages need that is not here
+        (a folder that is not there, or offline, a Hugging Face id not in the cache)."""
+        by_model: dict[str, list[str]] = {}
+        for lang in languages:
+            model = self.model_for(lang, tgt)
+            if model is not None:
+                by_model.setdefault(model, []).append(lang)
+        backend = self.params.backend  # its pip package and module have the same name
+        problems = missing_package(backend, backend, f"the {backend} backend")
+        for model, langs in by_model.items():
+            why = unavailable(model, self.params.revision)
+            if why:
+                problems.append(f"{', '.join(langs)}->{tgt}: {why}")
+        return problems
 
     def cache_settings(self) -> dict[str, Any]:
         settings = self.params.model_dump(mode="json", exclude=_SPEED_ONLY)
