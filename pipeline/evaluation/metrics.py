@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 
 Run = Mapping[str, Sequence[str]]
@@ -70,12 +71,50 @@ def evaluate(run: Run, qrels: Qrels, metrics: Sequence[str], relevance_level: in
     for query_id, grades in qrels.items():
         if not any(g >= relevance_level for g in grades.values()):
             continue
-        excluded = {item for item, g in grades.items() if g < 0}
-        ranked = [item for item in run.get(query_id, ()) if item not in excluded]
+        ranked = without_excluded(run.get(query_id, ()), grades)
         for name, metric, k in parsed:
             out[name][query_id] = score_query(metric, k, ranked, grades, relevance_level)
     return out
 
 
+def without_excluded(ranked: Sequence[str], grades: Mapping[str, int]) -> list[str]:
+    """``ranked`` less the items graded below zero for this query: what the metrics score."""
+    return [item for item in ranked if grades.get(item, 0) >= 0]
+
+
 def mean(values: Mapping[str, float]) -> float:
     return sum(values.values()) / len(values) if values else 0.0
+
+
+# --- recommendation measures beyond accuracy: they need no relevance labels -----------------
+
+
+def top_lists(run: Run, qrels: Qrels, k: int) -> dict[str, list[str]]:
+    """Every query's top ``k`` as the metrics see it (excluded items dropped first); empty lists left out."""
+    lists = {query_id: without_excluded(ranked, qrels.get(query_id, {}))[:k] for query_id, ranked in run.items()}
+    return {query_id: top for query_id, top in lists.items() if top}
+
+
+def catalogue_coverage(lists: Mapping[str, Sequence[str]], catalogue_size: int) -> tuple[int, float]:
+    """How many catalogue items appear in at least one list, and their share of the catalogue."""
+    shown = len({item for top in lists.values() for item in top})
+    return shown, (shown / catalogue_size if catalogue_size else 0.0)
+
+
+def exposure_by_language(lists: Mapping[str, Sequence[str]], item_langs: Mapping[str, str]) -> dict[str, list[float]]:
+    """Item language -> per query, the share of that query's list in the language (0 where absent).
+
+    The mean over queries is the language's share of all top-k slots when lists are full.
+    """
+    langs = sorted({item_langs[item] for top in lists.values() for item in top})
+    shares: dict[str, list[float]] = {lang: [] for lang in langs}
+    for top in lists.values():
+        for lang in langs:
+            shares[lang].append(sum(item_langs[item] == lang for item in top) / len(top))
+    return shares
+
+
+def language_mix(item_langs: Mapping[str, str]) -> dict[str, float]:
+    """Each language's share of the catalogue: what an unbiased exposure would match."""
+    counts = Counter(item_langs.values())
+    return {lang: n / len(item_langs) for lang, n in sorted(counts.items())}
