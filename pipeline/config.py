@@ -179,6 +179,10 @@ class RunConfig(_Strict):
     #: SQLite cache of vectors, keyed by encoder, its settings, mode and text; shared by
     #: runs and compare arms. null turns it off.
     embedding_cache: Path | None = Field(default_factory=default_embedding_cache)
+    #: A persistent index folder (``pivotrec index``): ``run`` and ``eval`` answer from it when its
+    #: fingerprint matches this config and catalogue, else rebuild it there first and say why.
+    #: null: translate, encode and index the catalogue in every run.
+    index: Path | None = None
     rankers: list[RankerSpec] = Field(min_length=1)
     fusion: FusionSpec = Field(default_factory=FusionSpec)
     recommend: RecommendSpec = Field(default_factory=RecommendSpec)

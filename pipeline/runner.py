@@ -16,15 +16,15 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from pivotrec.pipeline import io, outputs
+from pivotrec.pipeline import batch
 from pivotrec.pipeline.build import Builder
 from pivotrec.pipeline.config import RunConfig
 from pivotrec.pipeline.engines import make_engine
-from pivotrec.pipeline.errors import InputError, stage_errors
+from pivotrec.pipeline.errors import stage_errors
 from pivotrec.pipeline.progress import track
 from pivotrec.pipeline.protocols import EncodeMode, Encoder, Ranker
 from pivotrec.pipeline.refs import EncoderRef
-from pivotrec.pipeline.problems import translation_problems, why_unserved, without_empty_texts
+from pivotrec.pipeline.problems import translation_problems, why_unserved
 from pivotrec.pipeline.records import Document, Item, Problem, Recommendation, User
 from pivotrec.pipeline.stages import DetectStage, FuseStage, NormaliseStage, ProfileStage, RecommendStage, RetrieveStage
 from pivotrec.pipeline.stages.encode import VectorText, mean_of_unit, texts_to_read
@@ -61,7 +61,9 @@ class Pipeline:
         self.fuse = FuseStage(config.fusion.method, config.fusion.k, {s.label: s.weight for s in config.rankers})
         self.profile = ProfileStage(config.recommend.profile, config.recommend.recency_decay)
         self.recommend = RecommendStage(config.recommend.top_k, config.recommend.exclude_seen, config.recommend.translation_similarity)
-        self.summary = RunSummary()
+        # Said in the summary: a language left untranslated is still matched across languages there.
+        reading_originals = tuple(label for label, (encoder, reads) in self.readers.items() if reads != "pivot" and self.builder.build(encoder).multilingual)
+        self.summary = RunSummary(originals_read_by=reading_originals)
 
     def warm_up(self) -> None:
         """Load every model once, before the first batch (idempotent)."""
@@ -84,6 +86,7 @@ class Pipeline:
             cleaned = self.normalise.clean(texts)
         with self._step("detect", f"detector {self.config.detector.plugin!r}"):
             detections = self.detect.run(cleaned, declared)
+        self.summary.texts_low_confidence += sum(d.low_confidence for d in detections)
         langs = [d.lang for d in detections]
         with self._step("normalise"):
             # Punctuation rules are per language, known only once detected.
@@ -118,18 +121,22 @@ class Pipeline:
             out[name] = by_view[view]
         return out
 
+    def catalogue(self, items: Sequence[Item], users: Sequence[User]) -> tuple[list[Document], dict[str, np.ndarray]]:
+        """The items' documents and vectors, every ranker indexed over them (``index.reuse`` reads them from an index)."""
+        docs = self.documents([i.id for i in items], [i.text for i in items], [i.lang for i in items])
+        vectors = self.ranker_vectors(docs, "passage")
+        with self._step("index"):
+            self.retrieve.index(docs, vectors, [u.history for u in users if u.history])
+        return docs, vectors
+
     def run(self, items: Sequence[Item], users: Sequence[User]) -> RunResult:
         self.warm_up()
         self.summary.items_read, self.summary.users_read = len(items), len(users)
-        item_docs = self.documents([i.id for i in items], [i.text for i in items], [i.lang for i in items])
+        item_docs, item_vectors = self.catalogue(items, users)
         texted = [u for u in users if u.text is not None]
         user_docs = self.documents([u.id for u in texted], [u.text or "" for u in texted], [u.lang for u in texted]) if texted else []
         by_id = {d.id: d for d in item_docs}
         rows = {d.id: row for row, d in enumerate(item_docs)}
-
-        item_vectors = self.ranker_vectors(item_docs, "passage")
-        with self._step("index"):
-            self.retrieve.index(item_docs, item_vectors, [u.history for u in users if u.history])
         user_vectors = self.ranker_vectors(user_docs, "query") if user_docs else {}
         with self._step("profile"):
             queries = self.profile.queries(users, {d.id: d for d in user_docs}, by_id)
@@ -162,38 +169,5 @@ class Pipeline:
         return RunResult(recommendations, by_id, self.summary, problems)
 
     def run_files(self) -> RunResult:
-        """Read the config's input files, run, and write the config's output files.
-
-        Outputs are checked before any work and replaced only once all of them are
-        written. A row that cannot be used (an empty text, a history item not in the
-        catalogue, an unknown language code) is skipped and written to the errors
-        file with its file and line; with ``strict: true`` any such row refuses the
-        run instead, all of them listed.
-        """
-        config = self.config
-        if config.input is None or config.input.users is None:
-            raise InputError(f"{config.source}: 'input.items' and 'input.users' are required to run")
-        planned = config.outputs("run")
-        outputs.check_outputs(planned, config.inputs())
-        items = without_empty_texts(io.load_items(config.input.items), self.normalise)
-        users = io.prune_histories(io.load_users(config.input.users), {item.id for item in items.records})
-        users = without_empty_texts(users, self.normalise)
-        input_problems = items.problems + users.problems
-        if config.strict:
-            io.refuse(input_problems, f"{config.source} (strict: true)")
-        if not items.records:
-            io.refuse(items.problems, f"{config.input.items}: no usable item")
-        result = self.run(items.records, users.records)
-        result.problems[:0] = input_problems
-        self.summary.problems = len(result.problems)
-        raw_texts = {item.id: item.text for item in items.records}
-        rows = {
-            "output": outputs.recommendation_rows(result.recommendations),
-            "documents": outputs.document_rows(result.documents.values(), raw_texts),
-            "errors": outputs.problem_rows(result.problems),
-        }
-        with outputs.StagedFiles() as staged:
-            for out in planned:
-                staged.write(out.key, out.path, rows[out.key])
-        self.summary.errors_file = next((str(out.path) for out in planned if out.key == "errors"), None)
-        return result
+        """Read the config's input files, run, and write the config's output files (see ``batch.run_files``)."""
+        return batch.run_files(self)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -238,8 +239,9 @@ CHROMIUM = Path("/usr/bin/chromium")
 def test_the_page_runs_a_query_in_headless_chromium(service, tmp_path):
     """Load the page, run a query through a URL-driven script, and read the rendered DOM."""
     # --dump-dom prints the DOM after load; the page script runs the query given in the URL hash.
-    shot = Path(__file__).resolve().parents[1] / "docs" / "img" / "serve-page.png"
-    shot.parent.mkdir(parents=True, exist_ok=True)
+    # Written under the test's folder: a test run never changes tracked files. PIVOTREC_UPDATE_SCREENSHOTS=1
+    # copies it over docs/img/serve-page.png, the picture README shows.
+    shot = tmp_path / "serve-page.png"
     subprocess.run(
         [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000", f"--screenshot={shot}", "--window-size=1000,900", service + "/#q=frenos"],
         check=True, timeout=120, capture_output=True,
@@ -250,3 +252,6 @@ def test_the_page_runs_a_query_in_headless_chromium(service, tmp_path):
     ).stdout
     assert 'data-item-id="es-bike"' in dom or 'data-item-id="en-bike"' in dom
     assert "<img src=x" not in dom and "<script>alert" not in dom, "item text is shown as text, never as markup"
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", "the screenshot is a PNG"
+    if os.environ.get("PIVOTREC_UPDATE_SCREENSHOTS") == "1":
+        shutil.copyfile(shot, Path(__file__).resolve().parents[1] / "docs" / "img" / "serve-page.png")

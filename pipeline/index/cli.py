@@ -18,11 +18,19 @@ console = Console()
 def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     parser = sub.add_parser("index", help="build a persistent index folder from a config (documents, vectors, ranker structures, fingerprint)")
     parser.add_argument("config", help="YAML config file (input.items; input.users optional)")
-    parser.add_argument("--out", help="index folder (default: the config's path with .index instead of .yaml)")
+    parser.add_argument("--out", help="index folder (default: the config's 'index', else the config's path with .index instead of .yaml)")
     parser.add_argument("--force", action="store_true", help="rebuild even when the fingerprint matches")
     parser.add_argument("--upsert", metavar="ITEMS", help="add or replace these items (a catalogue file) in the existing index, without a rebuild")
     parser.add_argument("--delete", metavar="IDS", help="remove these item ids (one per line) from the existing index, without a rebuild")
     parser.set_defaults(handler=cmd_index)
+
+
+def add_index_option(parser: argparse.ArgumentParser) -> None:
+    """``--index DIR`` for ``run``: the persistent index folder to answer from (see ``reuse.pipeline_for``)."""
+    parser.add_argument(
+        "--index", metavar="DIR",
+        help="answer from this persistent index folder: reused when its fingerprint matches the config and catalogue, else rebuilt there (overrides the config's 'index')",
+    )
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -30,7 +38,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     from pivotrec.pipeline.index.store import build_index, default_folder
 
     config = load_config(args.config)
-    root = Path(args.out) if args.out else default_folder(config)
+    root = Path(args.out) if args.out else config.index or default_folder(config)
     if args.upsert or args.delete:
         return _update(config, root, args)
     result = build_index(config, root, force=args.force)

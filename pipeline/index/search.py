@@ -22,6 +22,19 @@ from pivotrec.pipeline.records import Document, Recommendation, User
 from pivotrec.pipeline.runner import Pipeline
 
 
+def restore_rankers(pipeline: Pipeline, stored: StoredIndex) -> None:
+    """Put every ranker of ``pipeline`` in the state ``stored`` holds: ``Persists.load`` where the
+    ranker saved its structures, else ``index`` again over the saved documents and vectors."""
+    histories = [u.history for u in stored.users if u.history]
+    for label, ranker in pipeline.retrieve.rankers.items():
+        folder = stored.ranker_folder(label)
+        with stage_errors("index", f"ranker {label!r}"):
+            if folder is not None and isinstance(ranker, Persists):
+                ranker.load(folder)
+            else:
+                ranker.index(stored.documents, stored.vectors.get(label), histories)
+
+
 @dataclass(frozen=True)
 class Answer:
     """A request's own text as the pipeline read it (None without text) and its recommendations, best first."""
@@ -64,14 +77,7 @@ class IndexSearcher:
 
     def restore_rankers(self) -> None:
         """Put every ranker back in the state the opened index holds (call with ``lock`` held)."""
-        histories = [u.history for u in self.stored.users if u.history]
-        for label, ranker in self.pipeline.retrieve.rankers.items():
-            folder = self.stored.ranker_folder(label)
-            with stage_errors("index", f"ranker {label!r}"):
-                if folder is not None and isinstance(ranker, Persists):
-                    ranker.load(folder)
-                else:
-                    ranker.index(self.stored.documents, self.stored.vectors.get(label), histories)
+        restore_rankers(self.pipeline, self.stored)
 
     def replace_catalogue(self, stored: StoredIndex) -> None:
         """Serve ``stored`` (a new version) from now on; its rankers are already indexed (call with ``lock`` held)."""

