@@ -52,7 +52,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
     say(f"{args.config}: valid ({len(config.rankers)} ranker(s); no model was loaded)")
     if args.models:
         languages = _languages(args.languages, config)
-        problems = _unavailable_models(config, languages)
+        problems, unrouted = _unavailable_models(config, languages)
+        if unrouted and config.translator is not None:
+            what = f"no translator here has a route for {', '.join(unrouted)} (Apertium modes and FreeDict dictionaries: make system-deps)"
+            if config.translator.on_missing == "error":
+                problems.append(f"{what}; with on_missing: error the run would stop")
+            else:
+                say(f"{what}: kept in the original language (on_missing: {config.translator.on_missing})")
         if problems:
             raise unavailable_error(problems)
         if languages or config.translator is None:
@@ -73,19 +79,22 @@ def _languages(option: list[str] | None, config: RunConfig) -> list[str]:
     return sorted((declared | set(detectable)) - {config.pivot})
 
 
-def _unavailable_models(config: RunConfig, languages: Sequence[str]) -> list[str]:
-    """Every model the config's plugins would load that is not here; plugins are built, never warmed up."""
+def _unavailable_models(config: RunConfig, languages: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Every model the config's plugins would load that is not here, and the languages no
+    translator has a route for; plugins are built, never warmed up."""
     from pivotrec.pipeline.build import Builder
 
     builder = Builder()
     problems = unavailable_in((f"{ref.kind} {ref.plugin!r}", builder.build(ref)) for ref in (config.detector, *config.encoders()))
     translators = [config.translator, config.translator.fallback] if config.translator else []
+    routed: set[str] = set()
     for ref in (ref for ref in translators if ref is not None):
         translator: Translator = builder.build(ref)
+        served = [lang for lang in languages if translator.supports(lang, config.pivot)]
+        routed.update(served)
         if isinstance(translator, ChecksTranslationModels):
-            served = [lang for lang in languages if translator.supports(lang, config.pivot)]
             problems += [f"translator {ref.plugin!r}: {problem}" for problem in translator.unavailable_models(served, config.pivot)]
-    return problems
+    return problems, [lang for lang in languages if lang not in routed]
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
@@ -181,6 +190,16 @@ def cmd_datasets_prepare(args: argparse.Namespace) -> int:
     dataset = load_dataset(out)
     rows = sum(len(grades) for grades in dataset.qrels.values())
     say(f"{dataset.name} written to {out}: {len(dataset.items):,} items, {len(dataset.queries):,} queries, {rows:,} qrels rows")
+    return 0
+
+
+def cmd_datasets_leave_last_out(args: argparse.Namespace) -> int:
+    from pivotrec.pipeline.evaluation.leave_last_out import DROPPED_FILE, MIN_HISTORY, leave_last_out
+
+    held_out = leave_last_out(Path(args.source), Path(args.out))
+    say(f"leave-last-out dataset written to {held_out.out}: {held_out.users:,} users, each with their last history item held out")
+    if held_out.dropped:
+        say(f"{len(held_out.dropped):,} users with fewer than {MIN_HISTORY} history items dropped (listed in {held_out.out / DROPPED_FILE})")
     return 0
 
 
@@ -302,6 +321,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     prepare.add_argument("--languages", help="comma-separated language codes to keep, e.g. de,en,zh (default: every language in SOURCE)")
     prepare.set_defaults(handler=cmd_datasets_prepare)
+    held_out = datasets_sub.add_parser(
+        "leave-last-out", help="hold out each user's last history item: a labelled dataset from ordered interactions",
+        description="Read SOURCE/items.jsonl and SOURCE/users.jsonl (histories oldest first) and write a dataset for 'pivotrec eval' "
+        "and 'compare': each user's last history item is the one relevant item, the items before it the history. "
+        "Users with fewer than 2 history items are dropped and listed in OUT/dropped_users.txt.",
+    )
+    held_out.add_argument("source", help="folder with items.jsonl and users.jsonl")
+    held_out.add_argument("out", help="output folder")
+    held_out.set_defaults(handler=cmd_datasets_leave_last_out)
 
     models = sub.add_parser("models", help="prepare translation models ahead of a run")
     models_sub = models.add_subparsers(dest="action", required=True)

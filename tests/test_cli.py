@@ -257,3 +257,15 @@ def test_validate_models_passes_when_everything_is_here(tmp_path, capsys):
     assert main(["validate", str(config), "--models"]) == 0
     out = capsys.readouterr().out
     assert "every model is available here (translators checked for: de, es; nothing was loaded)" in out
+
+
+def test_validate_models_names_every_language_without_a_route(tmp_path, capsys):
+    config = project(tmp_path, "rankers: [{plugin: bm25}]\n")
+    routed = "translator: {plugin: router, params: {routes: {es: identity}}, on_missing: keep, cache: null}"
+    config.write_text(config.read_text(encoding="utf-8").replace("translator: {plugin: lookup, params: {table: table.jsonl}, on_missing: keep, cache: null}", routed), encoding="utf-8")
+    assert main(["validate", "--models", str(config), "--languages", "de,es,ja"]) == 0
+    assert "no translator here has a route for de, ja (" in capsys.readouterr().out
+    config.write_text(config.read_text(encoding="utf-8").replace("on_missing: keep", "on_missing: error"), encoding="utf-8")
+    assert main(["validate", "--models", str(config), "--languages", "de,es,ja"]) == 2
+    err = capsys.readouterr().err
+    assert "no translator here has a route for de, ja" in err and "on_missing: error" in err

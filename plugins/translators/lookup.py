@@ -36,7 +36,7 @@ class LookupTranslator:
     def __init__(self, params: Params) -> None:
         self.params = params
         self._table: dict[tuple[str, str], str] = {}
-        self._languages: frozenset[str] = frozenset()
+        self._languages: frozenset[str] | None = None
 
     def warm_up(self) -> None:
         """Read the table (once)."""
@@ -62,7 +62,8 @@ class LookupTranslator:
         return f"lookup:{self.params.table.name}"
 
     def supports(self, src: str, tgt: str) -> bool:
-        return src in self._languages
+        # Before warm-up the table is unread: any language may be in it (``validate`` asks then).
+        return self._languages is None or src in self._languages
 
     def translate(self, texts: Sequence[str], src: str, tgt: str) -> list[str]:
         out = []
