@@ -1,4 +1,4 @@
-"""Dataset conversion: LAReQA-style data keyed on question ids, dev/test splits, SIB-200 splits.
+"""Dataset conversion: LAReQA-style data keyed on question ids, dev/test splits, SIB-200 splits, leave-last-out.
 
 Every fixture is written here: small SQuAD-style files shaped like XQuAD-R's
 (``sentences`` and ``sentence_breaks`` per paragraph) and SIB-200 TSV folders.
@@ -13,7 +13,9 @@ import pytest
 
 from pivotrec.pipeline.cli import main
 from pivotrec.pipeline.errors import InputError
+from pivotrec.pipeline.evaluation.compare import compare
 from pivotrec.pipeline.evaluation.datasets import load_dataset, prepare_sib200, prepare_xquad_r
+from pivotrec.pipeline.evaluation.leave_last_out import leave_last_out
 
 #: (question id, question, answer text); the answer text must occur once in the paragraph.
 Question = tuple[str, str, str]
@@ -221,3 +223,65 @@ def test_sib200_dev_and_test_read_their_own_files_and_share_nothing(tmp_path: Pa
 def test_sib200_unknown_language_is_named(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="languages: no SIB-200 language xx"):
         prepare_sib200(write_sib200(tmp_path / "sib"), tmp_path / "out", languages=["en", "xx"])
+
+
+# Ordered interactions, oldest first. Held out: u1 c, u2 a, u3 b, u4 e; u5 has one item and is dropped.
+# The histories left (u1 [a], u2 [c, b], u3 [c, d], u4 [c]) make c the most popular item.
+INTERACTION_ITEMS = [
+    {"id": "a", "text": "A river runs through the old town", "lang": "en", "genre": "travel"},
+    {"id": "b", "text": "Bread rises slowly overnight", "lang": "en"},
+    {"id": "c", "text": "La bicicleta necesita frenos nuevos", "lang": "es"},
+    {"id": "d", "text": "Die Sterne leuchten über dem Meer", "lang": "de"},
+    {"id": "e", "text": "Opera season opens in spring", "lang": "en"},
+]
+INTERACTION_USERS = [
+    {"id": "u1", "history": ["a", "c"], "text": "cycling and rivers"},
+    {"id": "u2", "history": ["c", "b", "a"], "lang": "en"},
+    {"id": "u3", "history": ["c", "d", "b"]},
+    {"id": "u4", "history": ["c", "e"]},
+    {"id": "u5", "history": ["d"]},
+]
+
+
+def write_interactions(folder: Path, users: list[dict[str, object]]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, rows in (("items.jsonl", INTERACTION_ITEMS), ("users.jsonl", users)):
+        (folder / name).write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+    return folder
+
+
+def test_leave_last_out_holds_out_the_newest_item_and_drops_short_histories(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = write_interactions(tmp_path / "shop", INTERACTION_USERS)
+    assert main(["datasets", "leave-last-out", str(source), str(tmp_path / "held-out")]) == 0
+    printed = capsys.readouterr().out
+    assert "4 users" in printed and "1 users with fewer than 2 history items dropped" in printed
+    dataset = load_dataset(tmp_path / "held-out")
+    assert {q.id: q.history for q in dataset.queries} == {"u1": ("a",), "u2": ("c", "b"), "u3": ("c", "d"), "u4": ("c",)}
+    assert dataset.qrels == {"u1": {"c": 1}, "u2": {"a": 1}, "u3": {"b": 1}, "u4": {"e": 1}}
+    # The user's own text and language stay; items keep their extra fields.
+    assert {q.id: (q.text, q.lang) for q in dataset.queries}["u1"] == ("cycling and rivers", None)
+    assert {q.id: q.lang for q in dataset.queries}["u2"] == "en"
+    assert read_rows(tmp_path / "held-out" / "items.jsonl")[0] == INTERACTION_ITEMS[0]
+    assert (tmp_path / "held-out" / "dropped_users.txt").read_text(encoding="utf-8").splitlines() == ["u5"]
+    meta = json.loads((tmp_path / "held-out" / "dataset.json").read_text(encoding="utf-8"))
+    assert (meta["protocol"], meta["dropped_users"], dataset.split, dataset.name) == ("leave-last-out", 1, "test", "shop (leave-last-out)")
+
+
+def test_leave_last_out_refuses_when_no_history_can_be_split(tmp_path: Path) -> None:
+    source = write_interactions(tmp_path / "short", [{"id": "u1", "history": ["a"]}, {"id": "u2", "text": "opera"}])
+    with pytest.raises(InputError, match="users.jsonl: no user has 2 or more history items"):
+        leave_last_out(source, tmp_path / "out")
+
+
+def test_popularity_ranks_the_most_popular_held_out_item_first_in_eval(tmp_path: Path) -> None:
+    held_out = leave_last_out(write_interactions(tmp_path / "shop", INTERACTION_USERS), tmp_path / "held-out")
+    config = tmp_path / "popularity.yaml"
+    config.write_text("translator: null\nrankers: [{plugin: popularity}]\n", encoding="utf-8")
+    assert main(["-q", "eval", str(config), "--dataset", str(held_out.out), "--metrics", "ndcg@3", "--in-process", "--out", str(tmp_path / "report")]) == 0
+    report = json.loads((tmp_path / "report" / "report.json").read_text(encoding="utf-8"))
+    _, (arm,) = compare([config], held_out.out, ["ndcg@3"], quiet=True, isolate=False)
+    assert report["dataset"]["queries"] == 4 and report["systems"][0]["metrics"]["ndcg@3"] == pytest.approx(arm.score("ndcg@3"))
+    # Popularity counts the histories eval sees (the held-out items are not in them): c is in 3.
+    assert arm.run["u1"][0] == "c" and arm.per_query["ndcg@3"]["u1"] == 1.0
+    # Users who read c get the next items by popularity (ties in catalogue order), never c again.
+    assert arm.run["u4"] == ["a", "b", "d"]

@@ -104,9 +104,10 @@ def _write_jsonl(path: Path, rows: Iterable[Mapping[str, object]]) -> None:
 
 def write_dataset(
     folder: Path, name: str, items: list[dict[str, object]], queries: list[dict[str, object]], qrels: dict[str, dict[str, int]],
-    description: str, relevance_level: int = 1, split: str = "all", split_rule: str | None = None,
+    description: str, relevance_level: int = 1, split: str = "all", split_rule: str | None = None, notes: Mapping[str, object] | None = None,
 ) -> None:
-    """Write the generic layout; ``split`` and ``split_rule`` go to ``dataset.json`` so reports can name the split."""
+    """Write the generic layout; ``split`` and ``split_rule`` go to ``dataset.json`` so reports can name the split,
+    and so do ``notes`` (e.g. the evaluation protocol)."""
     folder.mkdir(parents=True, exist_ok=True)
     _write_jsonl(folder / "items.jsonl", items)
     _write_jsonl(folder / "queries.jsonl", queries)
@@ -119,6 +120,7 @@ def write_dataset(
     meta: dict[str, object] = {"name": name, "description": description, "relevance_level": relevance_level, "split": split}
     if split_rule is not None:
         meta["split_rule"] = split_rule
+    meta |= notes or {}
     (folder / "dataset.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
 
 
