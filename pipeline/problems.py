@@ -46,7 +46,8 @@ def without_empty_texts(loaded: io.Loaded[Record], normalise: NormaliseStage) ->
     return kept
 
 
-def why_unserved(fused: Sequence[Hit]) -> str:
+def why_unserved(fused: Sequence[Hit], translations_count_as_seen: bool) -> str:
     if fused:
-        return f"every candidate ({len(fused)}) is already in the user's history"
+        also = " or translates an item in it (recommend.translation_similarity)" if translations_count_as_seen else ""
+        return f"every candidate ({len(fused)}) is already in the user's history{also}"
     return "no item matched the user's profile (no shared terms, or an empty profile)"

@@ -64,16 +64,22 @@ _SAME_PIVOT_WORDS = 0.8
 class RecommendStage:
     """Drop items the user has seen, keep the top ``k``, attach texts, scores and reasons.
 
-    With ``translation_similarity``, an item that is a translation of a seen item
-    counts as seen too (reading it again in another language is no discovery):
-    its pivot text shares most words with the seen item's, or its vector is at
-    least that cosine-similar to the seen item's.
+    With ``translation_similarity``, items that translate each other count as one
+    work: an item in another language than a seen item whose pivot text shares
+    most words with it, or whose vector is at least that cosine-similar to it,
+    counts as seen (reading it again in another language is no discovery), and
+    with ``one_per_group`` a list shows one item of each such group. Items in the
+    same language are never taken for translations: an encoder that cannot read
+    a language finds all its texts alike.
     """
 
-    def __init__(self, top_k: int = 10, exclude_seen: bool = True, translation_similarity: float | None = None) -> None:
+    def __init__(
+        self, top_k: int = 10, exclude_seen: bool = True, translation_similarity: float | None = None, one_per_group: bool = False
+    ) -> None:
         self.top_k = top_k
         self.exclude_seen = exclude_seen
         self.translation_similarity = translation_similarity
+        self.one_per_group = one_per_group
 
     def run(
         self,
@@ -87,7 +93,8 @@ class RecommendStage:
         by_ranker = {name: {h.item_id: h for h in hits} for name, hits in per_ranker.items()}
         out: list[Recommendation] = []
         for hit in fused:
-            if hit.item_id in seen or (seen and self._translates_seen(hit.item_id, seen, item_docs, vectors)):
+            listed = {r.item_id for r in out} if self.one_per_group else set()
+            if hit.item_id in seen or self._translates_any(hit.item_id, seen | listed, item_docs, vectors):
                 continue
             doc = item_docs[hit.item_id]
             found = {name: hits[hit.item_id] for name, hits in by_ranker.items() if hit.item_id in hits}
@@ -107,18 +114,21 @@ class RecommendStage:
                 break
         return out
 
-    def _translates_seen(
-        self, item_id: str, seen: set[str], item_docs: Mapping[str, Document], vectors: tuple[Mapping[str, int], np.ndarray] | None
+    def _translates_any(
+        self, item_id: str, others: set[str], item_docs: Mapping[str, Document], vectors: tuple[Mapping[str, int], np.ndarray] | None
     ) -> bool:
-        if self.translation_similarity is None:
+        """Whether ``item_id`` is a translation of one of ``others`` (seen, or already listed)."""
+        lang = item_docs[item_id].lang
+        others = {other for other in others if item_docs[other].lang != lang}
+        if self.translation_similarity is None or not others:
             return False
         words = set(tokenize(item_docs[item_id].pivot))
-        for seen_id in seen:
-            seen_words = set(tokenize(item_docs[seen_id].pivot))
-            if words and len(words & seen_words) / len(words | seen_words) >= _SAME_PIVOT_WORDS:
+        for other in others:
+            other_words = set(tokenize(item_docs[other].pivot))
+            if words and len(words & other_words) / len(words | other_words) >= _SAME_PIVOT_WORDS:
                 return True
         if vectors is None:
             return False
         rows, matrix = vectors
-        similarity = matrix[[rows[s] for s in seen]] @ matrix[rows[item_id]]
+        similarity = matrix[[rows[o] for o in others]] @ matrix[rows[item_id]]
         return bool(similarity.max() >= self.translation_similarity)
