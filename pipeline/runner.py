@@ -60,7 +60,8 @@ class Pipeline:
         self.retrieve = RetrieveStage(rankers)
         self.fuse = FuseStage(config.fusion.method, config.fusion.k, {s.label: s.weight for s in config.rankers})
         self.profile = ProfileStage(config.recommend.profile, config.recommend.recency_decay)
-        self.recommend = RecommendStage(config.recommend.top_k, config.recommend.exclude_seen, config.recommend.translation_similarity)
+        recommend = config.recommend
+        self.recommend = RecommendStage(recommend.top_k, recommend.exclude_seen, recommend.translation_similarity, recommend.one_per_translation_group)
         # Said in the summary: a language left untranslated is still matched across languages there.
         reading_originals = tuple(label for label, (encoder, reads) in self.readers.items() if reads != "pivot" and self.builder.build(encoder).multilingual)
         self.summary = RunSummary(originals_read_by=reading_originals)
@@ -145,9 +146,10 @@ class Pipeline:
                 for name, matrix in item_vectors.items()
             }
 
-        depth = max(self.config.fusion.depth, self.config.recommend.top_k + max((len(u.history) for u in users), default=0))
+        # Each user's own depth: enough to skip its seen items, so a long history deepens no one else's search.
+        depths = [max(self.config.fusion.depth, self.config.recommend.top_k + len(u.history)) for u in users]
         with self._step("retrieve"):
-            per_ranker = self.retrieve.run(queries, profile_vectors, depth)
+            per_ranker = self.retrieve.run(queries, profile_vectors, depths)
         recommendations: list[Recommendation] = []
         problems = translation_problems(item_docs, "item") + translation_problems(user_docs, "user")
         # Translations of seen items are found in the first dense ranker's space.
@@ -158,7 +160,7 @@ class Pipeline:
                 fused = self.fuse.run(lists)
                 chosen = self.recommend.run(user, fused, lists, by_id, seen_vectors)
                 if not chosen:
-                    problems.append(Problem("user", user.id, "recommend", why_unserved(fused)))
+                    problems.append(Problem("user", user.id, "recommend", why_unserved(fused, self.recommend.translation_similarity is not None)))
                 if self.config.recommend.explain and chosen:
                     reasons = self.retrieve.explain(queries[row], [r.item_id for r in chosen])
                     chosen = [replace(r, explanations=why) for r, why in zip(chosen, reasons, strict=True)]

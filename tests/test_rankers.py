@@ -36,7 +36,7 @@ def corpus() -> list[str]:
 
 @pytest.mark.parametrize("k1,b", [(1.5, 0.75), (0.9, 0.4), (2.0, 1.0)])
 def test_sparse_bm25_scores_equal_rank_bm25(corpus, k1, b):
-    fast = SparseBM25Ranker(SparseBM25Ranker.Params(k1=k1, b=b))
+    fast = SparseBM25Ranker(SparseBM25Ranker.Params(k1=k1, b=b, stopwords=False))
     fast.index(docs_of(corpus))
     reference = BM25Okapi([tokenize(t) for t in corpus], k1=k1, b=b)
     queries = corpus[:40:3] + ["the the of", "zzz unknown words", "what year did the war end end"]
@@ -48,7 +48,7 @@ def test_sparse_bm25_scores_equal_rank_bm25(corpus, k1, b):
 def test_sparse_bm25_top_k_matches_reference_ranker(corpus):
     docs = docs_of(corpus)
     queries = [Query(f"q{i}", corpus[i]) for i in range(0, 200, 17)]
-    fast, slow = SparseBM25Ranker(SparseBM25Ranker.Params()), RankBM25Ranker(RankBM25Ranker.Params())
+    fast, slow = SparseBM25Ranker(SparseBM25Ranker.Params(stopwords=False)), RankBM25Ranker(RankBM25Ranker.Params(stopwords=False))
     fast.index(docs)
     slow.index(docs, None)
     for a, b in zip(fast.search(queries, None, 10), slow.search(queries, None, 10)):
@@ -216,3 +216,193 @@ def test_explanations_name_informative_terms_not_function_words(ranker_class):
     [explanation] = ranker.explain(query, ["d0"])
     assert explanation == "matched python, tests"
     assert ranker.explain(Query("u", "the and"), ["d1"]) == [None], "a match on function words alone explains nothing"
+
+
+def test_popularity_counts_users_breaks_ties_by_catalogue_order_and_round_trips(tmp_path):
+    from pivotrec.plugins.rankers.popularity import PopularityRanker
+
+    docs = docs_of(["a", "b", "c", "d", "e"])  # ids d0..d4
+    # d2: 3 users (one read it twice); d1 and d3: 2 users each; d4: in no history; "gone" is not in the catalogue.
+    histories = [("d2", "d2", "d1"), ("d2", "d3"), ("d2", "d3", "d1"), ("gone",)]
+    ranker = PopularityRanker(PopularityRanker.Params())
+    ranker.index(docs, None, histories)
+    queries = [Query("u", "", history=("d2",)), Query("new", "", history=())]
+    hits = ranker.search(queries, None, 10)
+    expected = [("d2", 3.0), ("d1", 2.0), ("d3", 2.0)]
+    # Everyone gets the same list; seen items stay in it (the recommend stage drops them).
+    assert [[(h.item_id, h.score) for h in row] for row in hits] == [expected, expected]
+    assert [h.item_id for h in ranker.search(queries[:1], None, 2)[0]] == ["d2", "d1"]
+    assert ranker.explain(queries[0], ["d2", "d4"]) == ["in 3 users' histories", None]
+    ranker.save(tmp_path / "popularity")
+    loaded = PopularityRanker(PopularityRanker.Params())
+    loaded.load(tmp_path / "popularity")
+    assert loaded.search(queries, None, 10) == hits
+    with pytest.raises(ValueError, match="holds a 'popularity' index, not 'dense'"):
+        DenseRanker(DenseRanker.Params()).load(tmp_path / "popularity")
+
+
+def test_popularity_is_an_installed_ranker_that_takes_no_params():
+    from pivotrec.pipeline.registry import load
+    from pivotrec.plugins.rankers.popularity import PopularityRanker
+
+    assert load("ranker", "popularity") is PopularityRanker
+    with pytest.raises(ValueError, match="min_count"):
+        PopularityRanker.Params(min_count=2)
+
+
+# --- BM25 stopwords per language (issue 15, item 7) ---------------------------------------------
+
+from pivotrec.plugins.rankers.bm25 import document_terms  # noqa: E402
+from pivotrec.plugins.rankers.stopwords import stopwords  # noqa: E402
+
+
+def translated(doc_id: str, original: str, lang: str, pivot: str) -> Document:
+    return Document(doc_id, original, lang, pivot, None, Translation(original, pivot, lang, "en", "mt", method="mt"))
+
+
+def kept(doc_id: str, original: str, lang: str) -> Document:
+    """A text no translator served: its pivot is its original."""
+    return Document(doc_id, original, lang, original, None, Translation(original, original, lang, "en", "router", kept_original=True))
+
+
+def test_stopword_lists_hold_whole_tokens_and_no_numbers():
+    assert {"the", "and", "of"} <= stopwords("en") and {"の", "は", "を"} <= stopwords("ja")
+    assert "10" not in stopwords("en") and "三" not in stopwords("zh"), "numbers name things"
+    # "一个" is two tokens to tokenize, so it could never match one; "的" is one.
+    assert "的" in stopwords("zh") and "一个" not in stopwords("zh")
+    assert all(tokenize(word) == [word] for lang in ("en", "zh", "vi", "ko") for word in stopwords(lang))
+    assert stopwords("mt") == frozenset(), "no list for Maltese"
+
+
+def test_each_text_loses_the_stopwords_of_its_own_language():
+    docs = [
+        translated("es", "La casa de la playa", "es", "The house on the beach"),
+        translated("de", "Die Katze und der Hund", "de", "The cat and the dog"),
+        Document("en", "Never let the old dog die", "en", "Never let the old dog die", None, Translation("x", "x", "en", "en", "none")),
+        kept("ru", "Кошка и сад", "ru"),
+        kept("mt", "Il-kelb u l-qattus", "mt"),
+    ]
+    original, languages = document_terms(docs, SparseBM25Ranker.Params(text="original"))
+    # German "die" goes, English "die" stays; Maltese has no list, so "u" (and) stays.
+    assert original == [["casa", "playa"], ["katze", "hund"], ["dog", "die"], ["кошка", "сад"], ["il", "kelb", "u", "l", "qattus"]]
+    assert languages == {"es", "de", "en", "ru", "mt"}
+    pivot, languages = document_terms(docs, SparseBM25Ranker.Params(text="pivot"))
+    # Translations lose English stopwords; a kept original its own language's.
+    assert pivot == [["house", "beach"], ["cat", "dog"], ["dog", "die"], ["кошка", "сад"], ["il", "kelb", "u", "l", "qattus"]]
+    assert languages == {"en", "ru", "mt"}
+    both, _ = document_terms(docs[:1], SparseBM25Ranker.Params(text="both"))
+    assert both == [["house", "beach", "casa", "playa"]]
+    off, _ = document_terms(docs[:1], SparseBM25Ranker.Params(text="both", stopwords=False))
+    assert off == [tokenize("The house on the beach La casa de la playa")]
+
+
+def test_bm25_with_stopwords_scores_equal_rank_bm25_over_the_filtered_tokens(corpus):
+    fast, slow = SparseBM25Ranker(SparseBM25Ranker.Params()), RankBM25Ranker(RankBM25Ranker.Params())
+    docs = docs_of(corpus)
+    fast.index(docs)
+    slow.index(docs, None)
+    english = stopwords("en")
+    reference = BM25Okapi([[t for t in tokenize(text) if t not in english] for text in corpus])
+    queries = corpus[:40:3] + ["the the of", "what year did the war end end"]
+    ours = fast.scores(queries)
+    for row, query in enumerate(queries):
+        expected = reference.get_scores([t for t in tokenize(query) if t not in english])
+        np.testing.assert_allclose(ours[row], expected, rtol=1e-9, atol=1e-9)
+        # Stopword-only queries match nothing; the reference ranker gives the same scores to the same items.
+        hits = slow.search([Query("q", query)], None, len(corpus))[0]
+        assert len(hits) == np.count_nonzero(expected)
+        np.testing.assert_allclose([h.score for h in hits], [expected[int(h.item_id[1:])] for h in hits], rtol=1e-9)
+    assert not ours[-2].any(), "'the the of' holds only stopwords"
+
+
+@pytest.mark.parametrize("use_stopwords", [True, False])
+def test_explanations_never_list_stopwords_in_either_language(use_stopwords):
+    docs = [translated("d0", "猫は本を読む", "ja", "the cat and the book")] + [
+        translated(f"d{i}", word, "ja", english) for i, (word, english) in enumerate([("犬", "dog"), ("鳥", "bird"), ("魚", "fish")], start=1)
+    ]
+    query = Query("q", "the cat and the book", original="猫は本を")
+    explanations = []
+    for ranker_class in (SparseBM25Ranker, RankBM25Ranker):
+        # Every term is rare here (one document of four): only the stopword rule can keep one out.
+        ranker = ranker_class(ranker_class.Params(text="both", stopwords=use_stopwords, explain_max_df=1.0, explain_terms=10))
+        ranker.index(docs, None)
+        assert [h.item_id for h in ranker.search([query], None, 4)[0]] == ["d0"]
+        explanations += ranker.explain(query, ["d0"])
+    assert explanations[0] == explanations[1]
+    assert explanations[0] is not None
+    assert set(explanations[0].removeprefix("matched ").split(", ")) == {"cat", "book", "猫", "本"}
+
+
+def test_sparse_bm25_keeps_its_stopword_languages_when_saved(tmp_path):
+    docs = [translated("es", "La casa roja", "es", "The red house"), kept("ru", "Кошка и сад", "ru"), kept("ru2", "и и и сад", "ru")]
+    built = SparseBM25Ranker(SparseBM25Ranker.Params(explain_max_df=1.0))
+    built.index(docs)
+    built.save(tmp_path / "bm25")
+    loaded = SparseBM25Ranker(SparseBM25Ranker.Params(explain_max_df=1.0))
+    loaded.load(tmp_path / "bm25")
+    query = [Query("q", "the и кошка")]
+    assert loaded.search(query, None, 3) == built.search(query, None, 3)
+    assert [h.item_id for h in loaded.search(query, None, 3)[0]] == ["ru"]
+    assert loaded.explain(query[0], ["ru"]) == built.explain(query[0], ["ru"]) == ["matched кошка"]
+
+
+# --- bm25-fast engines and cheap explanations (issue 16, item 6) -----------------------------------
+
+import importlib.util  # noqa: E402
+
+from pivotrec.plugins.rankers.bm25_fast import COMPILED_BLOCK  # noqa: E402
+from pivotrec.plugins.rankers.scoring import top_k_indices  # noqa: E402
+
+ENGINES = [
+    pytest.param({"engine": "sparse"}, id="sparse"),
+    pytest.param({"engine": "compiled", "threads": 1}, id="compiled", marks=pytest.mark.skipif(importlib.util.find_spec("numba") is None, reason="numba not installed")),
+    pytest.param({"engine": "compiled", "threads": 2}, id="compiled-2-threads", marks=pytest.mark.skipif(importlib.util.find_spec("numba") is None, reason="numba not installed")),
+]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_bm25_fast_engines_return_rank_bm25s_top_k_with_ties_to_the_earlier_document(corpus, engine):
+    # Duplicated documents tie exactly; more queries than one compiled block, so threads share the work.
+    texts = corpus[:200] + corpus[:200]
+    fast, reference = SparseBM25Ranker(SparseBM25Ranker.Params(**engine)), RankBM25Ranker(RankBM25Ranker.Params())
+    fast.warm_up()
+    for ranker in (fast, reference):
+        ranker.index(docs_of(texts), None, [])
+    queries = [Query(f"q{i}", text) for i, text in enumerate(corpus[200 : 200 + 2 * COMPILED_BLOCK + 5])] + [Query("none", "zzz unknown")]
+    for k in (1, 7, 50):
+        ours, expected = fast.search(queries, None, k), reference.search(queries, None, k)
+        assert [[h.item_id for h in row] for row in ours] == [[h.item_id for h in row] for row in expected]
+        np.testing.assert_allclose([h.score for row in ours for h in row], [h.score for row in expected for h in row], rtol=1e-9)
+    assert ours[-1] == [], "a query matching nothing gets no hits"
+    assert fast.search(queries[:2], None, 0) == [[], []]
+    assert all(int(a.item_id[1:]) < int(b.item_id[1:]) for row in ours for a, b in zip(row, row[1:]) if a.score == b.score)
+
+
+def test_top_k_keeps_the_earliest_of_scores_tied_at_the_cut():
+    scores = np.array([1.0, 3.0, 2.0, 2.0, 2.0, 2.0, 0.5, 2.0])
+    assert top_k_indices(scores, 3).tolist() == [1, 2, 3]
+    assert top_k_indices(np.ones(1000), 4).tolist() == [0, 1, 2, 3]
+
+
+def test_bm25_fast_explains_as_the_reference_ranker_does(corpus):
+    fast, reference = SparseBM25Ranker(SparseBM25Ranker.Params(explain_max_df=0.5)), RankBM25Ranker(RankBM25Ranker.Params(explain_max_df=0.5))
+    for ranker in (fast, reference):
+        ranker.index(docs_of(corpus), None, [])
+    # A profile-like query (several items' texts, repeated terms) and each ranker's top 10 for it.
+    queries = [Query(f"u{i}", " ".join(corpus[i : i + 5])) for i in range(0, 100, 5)]
+    for query, hits in zip(queries, fast.search(queries, None, 10)):
+        item_ids = [h.item_id for h in hits] + ["d599"]
+        assert fast.explain(query, item_ids) == reference.explain(query, item_ids)
+
+
+def test_bm25_fast_compiled_engine_without_numba_says_how_to_install_it(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "numba", None)  # what an import of a missing package sees
+    monkeypatch.delitem(sys.modules, "pivotrec.plugins.rankers.bm25_kernel", raising=False)
+    ranker = SparseBM25Ranker(SparseBM25Ranker.Params(engine="compiled"))
+    with pytest.raises(ImportError, match="params.engine 'compiled' needs numba; pip install numba"):
+        ranker.warm_up()
+    fallback = SparseBM25Ranker(SparseBM25Ranker.Params())
+    fallback.index(docs_of(["red river", "blue sea", "green hill"]), None, [])
+    assert [h.item_id for h in fallback.search([Query("q", "river")], None, 5)[0]] == ["d0"], "auto falls back to the sparse engine"

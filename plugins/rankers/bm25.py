@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pivotrec.pipeline.records import Document, Hit, Query
 from pivotrec.pipeline.text import tokenize
 from pivotrec.plugins.rankers.scoring import common_term_idf, matched_terms, top_k_indices
+from pivotrec.plugins.rankers.stopwords import stopwords_of
 
 
 class BM25Params(BaseModel):
@@ -31,6 +32,12 @@ class BM25Params(BaseModel):
     #: Which text is indexed and matched: the pivot translation, the original text
     #: (same-language matches, e.g. names and terms a translator mangles), or both.
     text: Literal["pivot", "original", "both"] = "pivot"
+    #: Drop stopwords (the stopwords-iso lists) before indexing and matching: a
+    #: document loses those of its text's language (the pivot language for a
+    #: translation, the item's for an original), a query those of every language
+    #: indexed (its own is not known). A language without a list keeps every token.
+    #: Explanations never list stopwords, on or off.
+    stopwords: bool = True
 
 
 def document_text(doc: Document, text: str) -> str:
@@ -41,6 +48,35 @@ def document_text(doc: Document, text: str) -> str:
 def query_text(query: Query, text: str) -> str:
     """What a BM25 ranker matches of ``query`` under ``BM25Params.text``."""
     return _chosen(query.text, query.original, text)
+
+
+def text_languages(doc: Document, text: str) -> frozenset[str]:
+    """The languages of what a BM25 ranker indexes of ``doc`` under ``BM25Params.text``."""
+    # A pivot that is the original (no translator served it, or one that copies) is in the item's language.
+    copied = doc.translation.kept_original or doc.translation.method == "copy"
+    pivot = doc.lang if copied else doc.translation.tgt_lang
+    if text == "pivot":
+        return frozenset({pivot})
+    if text == "original":
+        return frozenset({doc.lang})
+    return frozenset({pivot, doc.lang})
+
+
+def terms(text: str, dropped: frozenset[str]) -> list[str]:
+    """The tokens of ``text`` that are not in ``dropped``."""
+    return [token for token in tokenize(text) if token not in dropped]
+
+
+def document_terms(docs: Sequence[Document], params: BM25Params) -> tuple[list[list[str]], frozenset[str]]:
+    """Each document's terms as a BM25 ranker indexes them, and every language indexed (a query
+    drops the stopwords of all of them: its own language is not known)."""
+    corpus = []
+    languages: set[str] = set()
+    for doc in docs:
+        doc_languages = text_languages(doc, params.text)
+        languages |= doc_languages
+        corpus.append(terms(document_text(doc, params.text), stopwords_of(doc_languages) if params.stopwords else frozenset()))
+    return corpus, frozenset(languages)
 
 
 def _chosen(pivot: str, original: str, text: str) -> str:
@@ -65,13 +101,16 @@ class RankBM25Ranker:
         self.params = params
         self._bm25: Any = None
         self._ids: list[str] = []
+        #: Every indexed language's stopwords: dropped from queries, and never in an explanation.
+        self._stopwords: frozenset[str] = frozenset()
         self._tokens: list[set[str]] = []
         self._rows: dict[str, int] = {}
 
     def index(self, docs: Sequence[Document], vectors: np.ndarray | None, histories: Sequence[Sequence[str]] = ()) -> None:
         from rank_bm25 import BM25Okapi
 
-        corpus = [tokenize(document_text(d, self.params.text)) for d in docs]
+        corpus, languages = document_terms(docs, self.params)
+        self._stopwords = stopwords_of(languages)
         self._ids = [d.id for d in docs]
         self._tokens = [set(t) for t in corpus]
         self._rows = {item_id: row for row, item_id in enumerate(self._ids)}
@@ -82,12 +121,12 @@ class RankBM25Ranker:
             raise RuntimeError("search before index")
         results = []
         for query in queries:
-            terms = tokenize(query_text(query, self.params.text))
-            scores = np.asarray(self._bm25.get_scores(terms), dtype=np.float64)
+            matched = terms(query_text(query, self.params.text), self._stopwords if self.params.stopwords else frozenset())
+            scores = np.asarray(self._bm25.get_scores(matched), dtype=np.float64)
             results.append([Hit(self._ids[i], float(scores[i]), "bm25") for i in top_k_indices(scores, k) if scores[i] > 0])
         return results
 
     def explain(self, query: Query, item_ids: Sequence[str]) -> list[str | None]:
-        terms = tokenize(query_text(query, self.params.text))
+        informative = terms(query_text(query, self.params.text), self._stopwords)
         common = common_term_idf(len(self._ids), self.params.explain_max_df)
-        return [matched_terms(terms, self._tokens[self._rows[i]], self._bm25.idf, self.params.explain_terms, common) for i in item_ids]
+        return [matched_terms(informative, self._tokens[self._rows[i]], self._bm25.idf, self.params.explain_terms, common) for i in item_ids]

@@ -9,12 +9,12 @@ import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
 
 from pivotrec.pipeline.records import Document, Hit, Query
-from pivotrec.plugins.rankers.scoring import top_k_indices
+from pivotrec.plugins.rankers.scoring import HistoryRanker, ItemRows, top_k_indices
 
 KIND = "cooccurrence"
 
 
-class CooccurrenceRanker:
+class CooccurrenceRanker(HistoryRanker):
     """Item-item co-occurrence: an item scores the number of (history item, other user) pairs
     in which some other user had both.
 
@@ -28,24 +28,19 @@ class CooccurrenceRanker:
         #: Co-occurrences seen fewer times than this are ignored as noise.
         min_count: int = Field(1, ge=1)
 
-    needs_vectors = False
-
     def __init__(self, params: Params) -> None:
-        self.params = params
-        self._ids: list[str] = []
-        self._rows: dict[str, int] = {}
+        super().__init__(params)
         self._counts: sp.csr_matrix | None = None
 
     def index(self, docs: Sequence[Document], vectors: np.ndarray | None, histories: Sequence[Sequence[str]]) -> None:
-        self._ids = [d.id for d in docs]
-        self._rows = {item_id: row for row, item_id in enumerate(self._ids)}
+        self._items = ItemRows(d.id for d in docs)
         rows, cols = [], []
         for user, history in enumerate(histories):
             for item in set(history):
-                if item in self._rows:
+                if item in self._items.row:
                     rows.append(user)
-                    cols.append(self._rows[item])
-        users_items = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(histories), len(self._ids)))
+                    cols.append(self._items.row[item])
+        users_items = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(histories), len(self._items.ids)))
         counts = (users_items.T @ users_items).tocsr()
         counts.setdiag(0)
         counts.data[counts.data < self.params.min_count] = 0
@@ -57,26 +52,26 @@ class CooccurrenceRanker:
             raise RuntimeError("search before index")
         results: list[list[Hit]] = []
         for query in queries:
-            rows = [self._rows[h] for h in dict.fromkeys(query.history) if h in self._rows]
+            rows = [self._items.row[h] for h in dict.fromkeys(query.history) if h in self._items.row]
             if not rows:
                 results.append([])
                 continue
             per_history = self._counts[rows]
             scores = np.asarray(per_history.sum(axis=0)).ravel()
-            results.append([Hit(self._ids[i], float(scores[i]), KIND) for i in top_k_indices(scores, k) if scores[i] > 0])
+            results.append([Hit(self._items.ids[i], float(scores[i]), KIND) for i in top_k_indices(scores, k) if scores[i] > 0])
         return results
 
     def explain(self, query: Query, item_ids: Sequence[str]) -> list[str | None]:
         """The history item each recommended item co-occurs with most, and how often."""
         if self._counts is None:
             raise RuntimeError("explain before index")
-        rows = [self._rows[h] for h in dict.fromkeys(query.history) if h in self._rows]
+        rows = [self._items.row[h] for h in dict.fromkeys(query.history) if h in self._items.row]
         out: list[str | None] = []
         for item_id in item_ids:
-            column = self._counts[rows][:, self._rows[item_id]].toarray().ravel() if rows else np.zeros(0)
+            column = self._counts[rows][:, self._items.row[item_id]].toarray().ravel() if rows else np.zeros(0)
             if not column.size or column.max() <= 0:
                 out.append(None)
                 continue
             strongest = int(column.argmax())
-            out.append(f"co-occurs with history item {self._ids[rows[strongest]]} in {int(column[strongest])} user histories")
+            out.append(f"co-occurs with history item {self._items.ids[rows[strongest]]} in {int(column[strongest])} user histories")
         return out

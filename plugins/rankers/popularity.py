@@ -10,12 +10,12 @@ import numpy as np
 
 from pivotrec.pipeline.protocols import NoParams
 from pivotrec.pipeline.records import Document, Hit, Query
-from pivotrec.plugins.rankers.scoring import load_index, save_index, top_k_indices
+from pivotrec.plugins.rankers.scoring import HistoryRanker, ItemRows, load_index, save_index, top_k_indices
 
 KIND = "popularity"
 
 
-class PopularityRanker:
+class PopularityRanker(HistoryRanker):
     """Popularity baseline: an item scores the number of user histories that contain it (ties: the
     item earlier in the catalogue).
 
@@ -26,12 +26,8 @@ class PopularityRanker:
     """
 
     Params = NoParams
-    needs_vectors = False
-
     def __init__(self, params: NoParams) -> None:
-        self.params = params
-        self._ids: list[str] = []
-        self._rows: dict[str, int] = {}
+        super().__init__(params)
         self._counts: np.ndarray | None = None
 
     def index(self, docs: Sequence[Document], vectors: np.ndarray | None, histories: Sequence[Sequence[str]]) -> None:
@@ -41,28 +37,27 @@ class PopularityRanker:
         self._set(ids, np.array([users_per_item[item_id] for item_id in ids], dtype=np.int64))
 
     def _set(self, ids: list[str], counts: np.ndarray) -> None:
-        self._ids = ids
-        self._rows = {item_id: row for row, item_id in enumerate(ids)}
+        self._items = ItemRows(ids)
         self._counts = counts
 
     def search(self, queries: Sequence[Query], vectors: np.ndarray | None, k: int) -> list[list[Hit]]:
         if self._counts is None:
             raise RuntimeError("search before index")
         # The same list for everyone: computed once.
-        top = [Hit(self._ids[i], float(self._counts[i]), KIND) for i in top_k_indices(self._counts.astype(np.float64), k) if self._counts[i] > 0]
+        top = [Hit(self._items.ids[i], float(self._counts[i]), KIND) for i in top_k_indices(self._counts.astype(np.float64), k) if self._counts[i] > 0]
         return [list(top) for _ in queries]
 
     def explain(self, query: Query, item_ids: Sequence[str]) -> list[str | None]:
         """``"in N users' histories"`` for each item (None for an item in none)."""
         if self._counts is None:
             raise RuntimeError("explain before index")
-        counts = [int(self._counts[self._rows[i]]) if i in self._rows else 0 for i in item_ids]
+        counts = [int(self._counts[self._items.row[i]]) if i in self._items.row else 0 for i in item_ids]
         return [f"in {n} users' histories" if n > 1 else "in 1 user's history" if n == 1 else None for n in counts]
 
     def save(self, directory: Path) -> None:
         if self._counts is None:
             raise RuntimeError("save before index")
-        save_index(directory, {"kind": KIND, "ids": self._ids}, counts=self._counts)
+        save_index(directory, {"kind": KIND, "ids": self._items.ids}, counts=self._counts)
 
     def load(self, directory: Path) -> None:
         meta, arrays = load_index(directory, KIND)

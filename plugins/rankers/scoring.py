@@ -3,10 +3,33 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+
+class ItemRows:
+    """A ranker's catalogue: item ids in document order, and each id's row (built once per index)."""
+
+    def __init__(self, ids: Iterable[str] = ()) -> None:
+        self.ids = list(ids)
+        self.row = {item_id: row for row, item_id in enumerate(self.ids)}
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+class HistoryRanker:
+    """What the rankers that learn from histories alone start from: no vectors, their params,
+    the catalogue's item rows (set when indexed)."""
+
+    needs_vectors = False
+
+    def __init__(self, params: Any) -> None:
+        self.params = params
+        self._items = ItemRows()
 
 
 def top_k_indices(scores: np.ndarray, k: int) -> np.ndarray:
@@ -15,7 +38,9 @@ def top_k_indices(scores: np.ndarray, k: int) -> np.ndarray:
     if k <= 0:
         return np.zeros(0, dtype=np.int64)
     part = np.argpartition(-scores, k - 1)[:k]
-    return part[np.lexsort((part, -scores[part]))]
+    # argpartition keeps an arbitrary one of several scores tied at the k-th place: take them all, then cut.
+    tied_or_better = np.flatnonzero(scores >= scores[part].min())
+    return tied_or_better[np.lexsort((tied_or_better, -scores[tied_or_better]))][:k]
 
 
 def common_term_idf(n_docs: int, max_df: float) -> float:
