@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
@@ -59,6 +60,12 @@ class ProfileStage:
 
 #: Two pivot texts sharing this share of their words say the same thing.
 _SAME_PIVOT_WORDS = 0.8
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _words(pivot: str) -> frozenset[str]:
+    """A pivot text's words, tokenized once: every candidate is compared with every seen item."""
+    return frozenset(tokenize(pivot))
 
 
 class RecommendStage:
@@ -122,9 +129,9 @@ class RecommendStage:
         others = {other for other in others if item_docs[other].lang != lang}
         if self.translation_similarity is None or not others:
             return False
-        words = set(tokenize(item_docs[item_id].pivot))
+        words = _words(item_docs[item_id].pivot)
         for other in others:
-            other_words = set(tokenize(item_docs[other].pivot))
+            other_words = _words(item_docs[other].pivot)
             if words and len(words & other_words) / len(words | other_words) >= _SAME_PIVOT_WORDS:
                 return True
         if vectors is None:
