@@ -38,15 +38,19 @@ def write(tmp_path: Path):
     """Write a text file under tmp_path and return its path."""
 
     def _write(name: str, content: str | bytes) -> Path:
-        path = tmp_path / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content, encoding="utf-8")
-        return path
+        return write_file(tmp_path / name, content)
 
     return _write
+
+
+def write_file(path: Path, content: str | bytes) -> Path:
+    """Write ``content`` (UTF-8 text, or bytes as they are) at ``path``, folders included."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    return path
 
 
 @pytest.fixture

