@@ -1,14 +1,16 @@
 """Okapi BM25 over precomputed sparse weights: the default lexical ranker.
 
 Every (term, document) weight is computed once at indexing time. Where numba is
-installed, a compiled kernel (``bm25_kernel``) adds each query's posting lists
-into a score array and keeps a top-k heap over the documents touched, in blocks
-of queries on several threads; otherwise a batch of queries is one sparse matrix
-product (queries x vocabulary times vocabulary x documents) followed by a top-k
-over each row's non-zeros. Either way scores equal rank-bm25's BM25Okapi (same
-idf with its epsilon floor, same length normalisation), and ties go to the
-earlier document, which the tests check. Explanations look rows up in an id
-index built once, so they cost the query and the explained items, never the catalogue.
+installed, all queries are tokenized in one pass into vocabulary columns, and a
+compiled kernel (``bm25_kernel``) adds each query's posting lists into a score
+array and keeps a top-k heap, in blocks of queries on several threads; otherwise
+a batch of queries is one sparse matrix product (queries x vocabulary times
+vocabulary x documents) followed by a top-k over each row's non-zeros. Either
+way the answer is arrays (``top_k``); ``search`` makes ``Hit`` records of the
+kept rows only. Scores equal rank-bm25's BM25Okapi (same idf with its epsilon
+floor, same length normalisation), and ties go to the earlier document, which
+the tests check. Explanations look rows up in an id index built once, so they
+cost the query and the explained items, never the catalogue.
 """
 
 from __future__ import annotations
@@ -17,21 +19,22 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
+from itertools import chain, repeat
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
 from pydantic import Field
 
 from pivotrec.pipeline.records import Document, Hit, Query
+from pivotrec.pipeline.text import tokenize
 from pivotrec.plugins.rankers.bm25 import BM25Params, document_terms, query_text, terms
 from pivotrec.plugins.rankers.scoring import ItemRows, common_term_idf, load_index, save_index, top_k_indices
 from pivotrec.plugins.rankers.stopwords import stopwords_of
 
 KIND = "bm25-fast"
-#: Queries per call of the compiled kernel: small enough that threads interleave their Python and compiled parts.
+#: Queries per call of the compiled kernel: blocks small enough to share out evenly between threads.
 COMPILED_BLOCK = 64
 #: The compiled kernel: ``bm25_kernel.top_k_block``.
 Kernel = Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]]
@@ -40,12 +43,28 @@ _thread_buffers = threading.local()
 
 
 def _work_buffers(n_docs: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """This thread's kernel buffers for ``n_docs`` documents: scores, touched marks, touched rows (left clean by the kernel)."""
+    """This thread's kernel buffers for ``n_docs`` documents: scores, touched marks, touched rows (left clean by the kernel).
+
+    Views of exactly ``n_docs`` entries: the kernel scans the whole score buffer for a query with long posting lists.
+    """
     held: tuple[np.ndarray, np.ndarray, np.ndarray] | None = getattr(_thread_buffers, "arrays", None)
     if held is None or len(held[0]) < n_docs:
         held = (np.zeros(n_docs), np.zeros(n_docs, dtype=np.bool_), np.zeros(n_docs, dtype=np.int64))
         _thread_buffers.arrays = held
-    return held
+    scores, touched_mark, touched = held
+    return scores[:n_docs], touched_mark[:n_docs], touched[:n_docs]
+
+
+class TopK(NamedTuple):
+    """Each query's best documents as arrays: ``rows[q, :counts[q]]`` (document rows, best first) and their ``scores``."""
+
+    rows: np.ndarray  # int64, queries x k
+    scores: np.ndarray  # float64, queries x k
+    counts: np.ndarray  # int64, per query: how many of its k entries hold a document (score above 0)
+
+    @classmethod
+    def empty(cls, n_queries: int, k: int) -> TopK:
+        return cls(np.zeros((n_queries, k), dtype=np.int64), np.zeros((n_queries, k)), np.zeros(n_queries, dtype=np.int64))
 
 
 class SparseBM25Ranker:
@@ -73,6 +92,8 @@ class SparseBM25Ranker:
         #: The languages indexed, and their stopwords: dropped from queries, and never in an explanation.
         self._languages: frozenset[str] = frozenset()
         self._stopwords: frozenset[str] = frozenset()
+        #: Per vocabulary column, whether it is one of those stopwords (what the compiled kernel skips).
+        self._stopword_columns = np.zeros(0, dtype=np.bool_)
         self._weights: sp.csr_matrix | None = None  # vocabulary x documents
         self._doc_terms: sp.csr_matrix | None = None  # documents x vocabulary, for explanations
 
@@ -80,8 +101,7 @@ class SparseBM25Ranker:
         vocab: dict[str, int] = {}
         rows: list[int] = []
         cols: list[int] = []
-        corpus, self._languages = document_terms(docs, self.params)
-        self._stopwords = stopwords_of(self._languages)
+        corpus, languages = document_terms(docs, self.params)
         for row, tokens in enumerate(corpus):
             for token in tokens:
                 rows.append(row)
@@ -103,11 +123,18 @@ class SparseBM25Ranker:
         per_entry_norm = np.repeat(norm, np.diff(tf.indptr))
         weights.data = idf[weights.indices] * tf.data * (k1 + 1) / (tf.data + per_entry_norm)
         self._items = ItemRows(d.id for d in docs)
-        self._vocab = vocab
-        self._terms = list(vocab)
+        self._set_vocabulary(list(vocab), languages, vocab)
         self._idf = idf
         self._weights = weights.T.tocsr()
         self._doc_terms = tf
+
+    def _set_vocabulary(self, indexed_terms: list[str], languages: frozenset[str], vocab: dict[str, int] | None = None) -> None:
+        """The vocabulary (``vocab``: term -> column, built from ``indexed_terms`` when not given) and the indexed languages' stopwords."""
+        self._terms = indexed_terms
+        self._vocab = vocab if vocab is not None else {term: i for i, term in enumerate(indexed_terms)}
+        self._languages = languages
+        self._stopwords = stopwords_of(languages)
+        self._stopword_columns = np.fromiter((t in self._stopwords for t in indexed_terms), dtype=np.bool_, count=len(indexed_terms))
 
     def _query_matrix(self, token_lists: list[list[str]]) -> sp.csr_matrix:
         rows, cols = [], []
@@ -136,18 +163,26 @@ class SparseBM25Ranker:
         kernel = self._compiled_kernel()
         if kernel is not None:
             queries, postings = np.zeros(2, dtype=np.int64), np.zeros(2, dtype=np.int32)
-            kernel(queries, queries[:0], postings, postings[:0], np.zeros(0), *_work_buffers(1), 1)
+            kernel(queries, queries[:0], np.zeros(0, dtype=np.bool_), (postings, postings[:0], np.zeros(0)), _work_buffers(1), 1)
 
     def search(self, queries: Sequence[Query], vectors: np.ndarray | None, k: int) -> list[list[Hit]]:
+        top = self.top_k(queries, k)
+        ids = self._items.ids
+        # Records only for what is kept: a row's first ``count`` entries.
+        return [
+            [Hit(ids[d], s, KIND) for d, s in zip(row_docs[:count], row_scores[:count])]
+            for row_docs, row_scores, count in zip(top.rows.tolist(), top.scores.tolist(), top.counts.tolist())
+        ]
+
+    def top_k(self, queries: Sequence[Query], k: int) -> TopK:
+        """Each query's best ``k`` document rows and scores, as arrays (what ``search`` turns into hits)."""
         if self._weights is None:
             raise RuntimeError("search before index")
+        k = max(0, min(k, len(self._items)))
         kernel = self._compiled_kernel()
         if kernel is not None:
-            return self._search_compiled(kernel, queries, k)
-        results: list[list[Hit]] = []
-        for start in range(0, len(queries), self.params.query_batch):
-            results += self._search_sparse(queries[start : start + self.params.query_batch], k)
-        return results
+            return self._top_k_compiled(kernel, queries, k)
+        return self._top_k_sparse(queries, k)
 
     def _compiled_kernel(self) -> Kernel | None:
         """The numba top-k kernel, or None where the ``sparse`` engine scores (chosen, or numba missing under ``auto``)."""
@@ -161,51 +196,64 @@ class SparseBM25Ranker:
             return None
         return top_k_block
 
-    def _search_compiled(self, kernel: Kernel, queries: Sequence[Query], k: int) -> list[list[Hit]]:
+    def _query_columns(self, queries: Sequence[Query]) -> tuple[np.ndarray, np.ndarray]:
+        """The queries' vocabulary columns in one pass (-1: a token not indexed), and where each query starts (CSR indptr).
+
+        Stopwords stay in: the kernel skips their columns, so a token costs one dict lookup, in C.
+        """
+        token_lists = [tokenize(query_text(q, self.params.text)) for q in queries]
+        indptr = np.zeros(len(token_lists) + 1, dtype=np.int64)
+        np.cumsum(np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists)), out=indptr[1:])
+        columns = np.fromiter(map(self._vocab.get, chain.from_iterable(token_lists), repeat(-1)), dtype=np.int64, count=int(indptr[-1]))
+        return indptr, columns
+
+    def _top_k_compiled(self, kernel: Kernel, queries: Sequence[Query], k: int) -> TopK:
         assert self._weights is not None
+        if k == 0 or not queries:
+            return TopK.empty(len(queries), k)
         w = self._weights
         # int32 postings (what warm_up compiled for) unless the index outgrows them.
         index_type = np.int32 if w.nnz < np.iinfo(np.int32).max else np.int64
         postings = (w.indptr.astype(index_type, copy=False), w.indices.astype(index_type, copy=False), w.data)
-        k = min(k, w.shape[1])
-        if k <= 0:
-            return [[] for _ in queries]
-        answer = partial(self._answer_block, kernel, postings, k)
-        blocks = [queries[start : start + COMPILED_BLOCK] for start in range(0, len(queries), COMPILED_BLOCK)]
-        threads = min(self.params.threads or len(os.sched_getaffinity(0)), len(blocks))
+        dropped = self._stopword_columns if self.params.stopwords else np.zeros(len(self._terms), dtype=np.bool_)
+        n_docs = len(self._items)
+
+        # All queries' columns first, in one pass: the vocabulary stays in cache, not evicted by scoring between blocks.
+        indptr, columns = self._query_columns(queries)
+
+        def answer(start: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            # A block's slice of indptr keeps absolute offsets into ``columns``: nothing is copied.
+            return kernel(indptr[start : start + COMPILED_BLOCK + 1], columns, dropped, postings, _work_buffers(n_docs), k)
+
+        starts = range(0, len(queries), COMPILED_BLOCK)
+        threads = min(self.params.threads or len(os.sched_getaffinity(0)), len(starts))
         if threads <= 1:
-            return [hits for block in blocks for hits in answer(block)]
-        # Small blocks on a few threads: one thread's kernel (no GIL) runs while another tokenizes or builds hits.
-        with ThreadPoolExecutor(threads) as pool:
-            return [hits for answered in pool.map(answer, blocks) for hits in answered]
+            answered = list(map(answer, starts))
+        else:
+            # The kernel releases the GIL: blocks score in parallel, each thread with its own buffers.
+            with ThreadPoolExecutor(threads) as pool:
+                answered = list(pool.map(answer, starts))
+        return TopK(*(np.concatenate(parts) for parts in zip(*answered)))
 
-    def _answer_block(self, kernel: Kernel, postings: tuple[np.ndarray, np.ndarray, np.ndarray], k: int, block: Sequence[Query]) -> list[list[Hit]]:
-        dropped, vocab = self._matched_stopwords(), self._vocab
-        columns = [[c for t in terms(query_text(q, self.params.text), dropped) if (c := vocab.get(t)) is not None] for q in block]
-        indptr = np.zeros(len(columns) + 1, dtype=np.int64)
-        np.cumsum([len(c) for c in columns], out=indptr[1:])
-        flat = np.fromiter((c for row in columns for c in row), dtype=np.int64, count=int(indptr[-1]))
-        docs, values, counts = kernel(indptr, flat, *postings, *_work_buffers(len(self._items.ids)), k)
-        ids = self._items.ids
-        return [
-            [Hit(ids[d], s, KIND) for d, s in zip(row_docs[:count], row_values[:count])]
-            for row_docs, row_values, count in zip(docs.tolist(), values.tolist(), counts.tolist())
-        ]
-
-    def _search_sparse(self, batch: Sequence[Query], k: int) -> list[list[Hit]]:
+    def _top_k_sparse(self, queries: Sequence[Query], k: int) -> TopK:
         assert self._weights is not None
-        token_lists = [terms(query_text(q, self.params.text), self._matched_stopwords()) for q in batch]
-        scored = (self._query_matrix(token_lists) @ self._weights).tocsr()
-        # Sorted columns make ties break by document order, as for the other rankers.
-        scored.sort_indices()
-        results = []
-        for row in range(len(token_lists)):
-            lo, hi = scored.indptr[row], scored.indptr[row + 1]
-            docs, values = scored.indices[lo:hi], scored.data[lo:hi]
-            keep = values > 0
-            docs, values = docs[keep], values[keep]
-            results.append([Hit(self._items.ids[docs[i]], float(values[i]), KIND) for i in top_k_indices(values, k)])
-        return results
+        top = TopK.empty(len(queries), k)
+        dropped = self._matched_stopwords()
+        for start in range(0, len(queries), self.params.query_batch):
+            token_lists = [terms(query_text(q, self.params.text), dropped) for q in queries[start : start + self.params.query_batch]]
+            scored = (self._query_matrix(token_lists) @ self._weights).tocsr()
+            # Sorted columns make ties break by document order, as for the other rankers.
+            scored.sort_indices()
+            for row in range(len(token_lists)):
+                lo, hi = scored.indptr[row], scored.indptr[row + 1]
+                docs, values = scored.indices[lo:hi], scored.data[lo:hi]
+                keep = values > 0
+                docs, values = docs[keep], values[keep]
+                best = top_k_indices(values, k)
+                top.rows[start + row, : len(best)] = docs[best]
+                top.scores[start + row, : len(best)] = values[best]
+                top.counts[start + row] = len(best)
+        return top
 
     def explain(self, query: Query, item_ids: Sequence[str]) -> list[str | None]:
         """Matched query terms per item, rarest first.
@@ -254,10 +302,7 @@ class SparseBM25Ranker:
     def load(self, directory: Path) -> None:
         meta, a = load_index(directory, KIND)
         self._items = ItemRows(meta["ids"])
-        self._terms = list(meta["vocab"])
-        self._vocab = {term: i for i, term in enumerate(self._terms)}
+        self._set_vocabulary(list(meta["vocab"]), frozenset(meta["languages"]))
         self._idf = a["idf"]
-        self._languages = frozenset(meta["languages"])
-        self._stopwords = stopwords_of(self._languages)
         self._weights = sp.csr_matrix((a["w_data"], a["w_indices"], a["w_indptr"]), shape=tuple(a["w_shape"]))
         self._doc_terms = sp.csr_matrix((a["t_data"], a["t_indices"], a["t_indptr"]), shape=tuple(a["t_shape"]))
