@@ -73,9 +73,9 @@ class SparseBM25Ranker:
     class Params(BM25Params):
         #: Queries per sparse product (``sparse`` engine); bounds memory at batch x documents.
         query_batch: int = Field(1024, ge=1)
-        #: How queries are scored: ``compiled`` adds each query's posting lists with numba
-        #: (``pip install numba``), ``sparse`` multiplies sparse matrices with scipy,
-        #: ``auto`` takes compiled where numba is installed. Scores are the same.
+        #: How queries are scored: ``compiled`` merges each query's posting lists with numba
+        #: (a core dependency), ``sparse`` multiplies sparse matrices with scipy, ``auto``
+        #: takes compiled where numba imports. Scores are the same.
         engine: Literal["auto", "compiled", "sparse"] = "auto"
         #: Threads scoring blocks of queries (compiled engine); 0: one per CPU core this process may use.
         threads: int = Field(0, ge=0)
