@@ -45,7 +45,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[dense,lingua,translate,ctranslate2,direct,ann,ray,lexicon,serve,test,bench]"
+	$(BIN)/pip install --quiet -e ".[dense,lingua,translate,ctranslate2,direct,ann,ray,lexicon,serve,onnx,openvino,test,bench]"
 	touch $(STAMP)
 
 demo: setup

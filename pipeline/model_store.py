@@ -144,14 +144,14 @@ def fingerprint(model: str, revision: str | None, source: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def _slug(model: str) -> str:
+def slug(model: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", model.strip("/~.")).strip("_")[-80:] or "model"
 
 
 def ct2_model(model: str, revision: str | None = None, quantization: str = "int8", root: Path | None = None, announce: bool = True) -> Path:
     """The CTranslate2 folder for ``model``, converting it on first use (atomically)."""
     source = resolve_source(model, revision)
-    key = f"{_slug(model)}--{fingerprint(model, revision, source)}--{quantization}"
+    key = f"{slug(model)}--{fingerprint(model, revision, source)}--{quantization}"
     cache = (root or models_dir()) / "ct2"
     final = cache / key
     if (final / _CT2_WEIGHTS).is_file():
