@@ -40,11 +40,16 @@ def chosen_configs(folder: str, arms: str | None) -> list[Path]:
     return configs
 
 
+def prepare_split(kind: str, source: Path, dataset: Path) -> None:
+    """Prepare the test split of ``source`` into ``dataset`` unless it is there."""
+    if not (dataset / "qrels.tsv").is_file():
+        subprocess.run([*PIVOTREC, "datasets", "prepare", kind, str(source), str(dataset), "--split", "test"], check=True)
+
+
 def run_arms(configs: list[Path], kind: str, source: Path, dataset: Path, metrics: str, out: Path) -> tuple[list[dict[str, Any]], float]:
     """Prepare the test split if missing, compare the arms; the report's systems and the seconds taken."""
     start = time.perf_counter()
-    if not (dataset / "qrels.tsv").is_file():
-        subprocess.run([*PIVOTREC, "datasets", "prepare", kind, str(source), str(dataset), "--split", "test"], check=True)
+    prepare_split(kind, source, dataset)
     subprocess.run(
         [*PIVOTREC, "--quiet", "compare", *map(str, configs), "--dataset", str(dataset), "--metrics", metrics, "--out", str(out)],
         check=True,

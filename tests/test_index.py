@@ -237,3 +237,69 @@ def test_the_index_command_upserts_and_deletes_but_refuses_another_config(write,
     # The catalogue file did not change, but the index did: building from the file again rebuilds it.
     path = write_config(write)
     assert build_index(load_config(path), tmp_path / "ix").reason == "rebuilt: changed input.items"
+
+
+def start_waiting(root: Path, *cli_args: str) -> subprocess.Popen[str]:
+    """Start ``pivotrec index`` on ``root`` (locked by the caller) and return once it says it is waiting for the lock."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pivotrec.pipeline.cli", "-q", "index", *cli_args, "--out", str(root)], stderr=subprocess.PIPE, text=True
+    )
+    assert process.stderr is not None
+    said = []
+    for line in process.stderr:
+        said.append(line)
+        if f"waiting for another build or update of {root}" in line:
+            return process
+    process.wait()
+    pytest.fail(f"pivotrec index never waited for the lock; its stderr: {''.join(said)}")
+
+
+def finish(process: subprocess.Popen[str]) -> None:
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr
+
+
+def answers(root: Path, users: list[User]) -> list[tuple[str, str, float, tuple[str, ...]]]:
+    searcher = IndexSearcher(open_index(root))
+    return [r for user in users for r in ranked(searcher.answer(user, 10).recommendations)]
+
+
+def test_two_concurrent_builds_wait_for_each_other_and_leave_one_index_like_a_single_build(write, tmp_path):
+    from pivotrec.pipeline.index.store import writing
+
+    path = write_config(write)
+    root = tmp_path / "ix"
+    root.mkdir()
+    # Both builds start while the lock is held, so they surely contend for it once it is released.
+    with writing(root):
+        builds = [start_waiting(root, str(path), "--force") for _ in range(2)]
+    for build in builds:
+        finish(build)
+    versions = [p.name for p in root.iterdir() if p.name.startswith("v-")]
+    assert versions == [current_version(root).name] and not list(root.glob(".building-*"))
+
+    build_index(load_config(path), tmp_path / "single")
+    users = [*open_index(root).users, User("q", "frenos de bicicleta", lang="es")]
+    assert answers(root, users) == answers(tmp_path / "single", users)
+
+
+def test_two_concurrent_upserts_both_land_and_answer_like_a_single_build(write, tmp_path):
+    from pivotrec.pipeline.index.store import writing
+
+    path = write_config(write)
+    root = tmp_path / "ix"
+    build_index(load_config(path), root)
+    new = [{"id": "en-tea", "text": "Green tea steeped for two minutes.", "lang": "en"}, {"id": "es-te", "text": "Té verde en infusión.", "lang": "es"}]
+    files = [write(f"new-{n}.jsonl", json.dumps(item, ensure_ascii=False) + "\n") for n, item in enumerate(new)]
+    with writing(root):
+        updates = [start_waiting(root, str(path), "--upsert", str(file)) for file in files]
+    for update in updates:
+        finish(update)
+    # Each update read the index the other left (no lost update); a single build of that catalogue answers the same.
+    documents = open_index(root).documents
+    assert sorted(d.id for d in documents) == sorted([*(i["id"] for i in ITEMS), "en-tea", "es-te"])
+    assert len(json.loads((current_version(root) / "manifest.json").read_text())["updates"]) == 2
+    by_id = {i["id"]: i for i in [*ITEMS, *new]}
+    build_index(load_config(write_config(write, items=[by_id[d.id] for d in documents])), tmp_path / "single")
+    users = [*open_index(root).users, User("q", "té verde", lang="es")]
+    assert answers(root, users) == answers(tmp_path / "single", users)

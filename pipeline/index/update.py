@@ -24,7 +24,7 @@ import numpy as np
 from pivotrec.pipeline.errors import InputError, stage_errors
 from pivotrec.pipeline.index.fingerprint import Fingerprint
 from pivotrec.pipeline.index.search import IndexSearcher
-from pivotrec.pipeline.index.store import IndexVersion, StoredIndex, open_index, write_version, writing
+from pivotrec.pipeline.index.store import IndexVersion, StoredIndex, open_index, read_manifest, required_version, write_version, writing
 from pivotrec.pipeline.records import Document, Item, User
 
 
@@ -51,12 +51,16 @@ def update_index(root: Path, upserts: Sequence[Item] = (), deletes: Sequence[str
     place; without, the index's config is built and warmed up here.
     """
     with writing(root):
-        stored = open_index(root)
         if searcher is None:
-            searcher = IndexSearcher(stored)
-        elif searcher.stored.manifest["fingerprint"] != stored.manifest["fingerprint"]:
-            raise InputError(f"{root}: the index was rebuilt since this service opened it; restart the service to serve it")
-        searcher.warm_up()
+            searcher = IndexSearcher(open_index(root))
+            # Models only: every ranker is indexed anew over the updated catalogue, so restoring them first would be wasted.
+            searcher.pipeline.warm_up()
+        elif searcher.stored.folder.resolve() != required_version(root).resolve():
+            raise InputError(f"{root}: another process rebuilt or updated the index since this service opened it; restart the service to serve it")
+        else:
+            searcher.warm_up()
+        # A service's searcher holds the current version: it is not read again.
+        stored = searcher.stored
         with searcher.lock:
             try:
                 return _update(root, stored, searcher, upserts, deletes)
@@ -118,7 +122,8 @@ def _update(root: Path, stored: StoredIndex, searcher: IndexSearcher, upserts: S
     changed = sum(i.id in known for i in fresh)
     record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "added": len(fresh) - changed, "changed": changed, "deleted": len(deleted)}
     folder = write_version(root, IndexVersion(searcher.config, fp, pipeline, docs, users, vectors, [*manifest.get("updates", []), record]))
-    searcher.replace_catalogue(open_index(folder))
+    # The new version as written, from memory: reading it back would cost as much as writing it.
+    searcher.replace_catalogue(StoredIndex(folder, read_manifest(folder), searcher.config, docs, users, vectors))
     return UpdateResult(folder, len(fresh) - changed, changed, len(upserted) - len(fresh), len(deleted))
 
 
