@@ -20,21 +20,9 @@ import httpx  # noqa: E402
 import uvicorn  # noqa: E402
 
 from pivotrec.pipeline.cli import build_parser  # noqa: E402
-from pivotrec.pipeline.config import load_config  # noqa: E402
-from pivotrec.pipeline.index.search import IndexSearcher  # noqa: E402
-from pivotrec.pipeline.index.store import build_index, open_index  # noqa: E402
 from pivotrec.pipeline.serve.app import MAX_BODY, MAX_TOP_K, create_app  # noqa: E402
+from tests.served_index import ITEMS, USERS, warm_searcher  # noqa: E402
 
-ITEMS = [
-    {"id": "en-bike", "text": "Repairing bicycle brakes at home.", "lang": "en"},
-    {"id": "es-bike", "text": "Cómo reparar los frenos de la bicicleta.", "lang": "es"},
-    {"id": "de-bread", "text": "Ein Rezept für Sauerteigbrot.", "lang": "de"},
-    {"id": "en-bread", "text": "Baking sourdough bread with a starter.", "lang": "en"},
-    {"id": "fr-coffee", "text": "Préparer un bon café filtre.", "lang": "fr"},
-    # Entities are decoded once by the clean stage: the stored text holds real markup characters.
-    {"id": "xss", "text": "Coffee &lt;img src=x onerror=alert(1)&gt; bread &lt;script&gt;alert(2)&lt;/script&gt;", "lang": "en"},
-]
-USERS = [{"id": "cyclist", "text": "bicycle brakes", "lang": "en"}, {"id": "baker", "history": ["de-bread"]}]
 TIMEOUT = 30.0
 
 
@@ -42,17 +30,10 @@ TIMEOUT = 30.0
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """An index of a tiny catalogue served by uvicorn in a thread, on a free port of 127.0.0.1."""
     root = tmp_path_factory.mktemp("serve")
-    (root / "items.jsonl").write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in ITEMS), encoding="utf-8")
-    (root / "users.jsonl").write_text("".join(json.dumps(u) + "\n" for u in USERS), encoding="utf-8")
-    (root / "run.yaml").write_text(
-        "input: {items: items.jsonl, users: users.jsonl}\ntranslator: {plugin: identity}\nembedding_cache: emb.sqlite\n"
-        "encoder: {plugin: use}\nrankers: [{plugin: bm25-fast}, {plugin: dense}]\n",
-        encoding="utf-8",
-    )
-    build_index(load_config(root / "run.yaml"), root / "ix")
-    searcher = IndexSearcher(open_index(root / "ix"))
-    searcher.warm_up()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    searcher = warm_searcher(root)
+    # IPPROTO_TCP named, as uvicorn's own sockets have it: asyncio then sets TCP_NODELAY on each
+    # connection, and a response's body is not held back 40 ms behind its headers (Nagle).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(create_app(searcher, root / "ix"), log_level="warning"))

@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
+from pivotrec.pipeline import progress
 from pivotrec.pipeline.errors import PluginLoadError
 
 console = Console(stderr=True)
@@ -26,15 +27,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
         import uvicorn
 
         from pivotrec.pipeline.serve.app import create_app
+        from pivotrec.pipeline.serve.threads import one_thread_per_kernel
     except ImportError as exc:
-        raise PluginLoadError(f"pivotrec serve needs FastAPI and uvicorn: pip install 'pivotrec[serve]' ({exc})") from exc
+        raise PluginLoadError(f"pivotrec serve needs FastAPI, uvicorn and threadpoolctl: pip install 'pivotrec[serve]' ({exc})") from exc
     from pivotrec.pipeline.index.search import IndexSearcher
     from pivotrec.pipeline.index.store import open_index
 
+    one_thread_per_kernel()
     stored = open_index(Path(args.index))
     searcher = IndexSearcher(stored)
     console.print(Text(f"loading {stored.folder} ({len(stored.documents):,} items): models load once, now"), highlight=False)
     searcher.warm_up()
+    # A request's text is one small batch: a progress bar per request would only fill the log and cost time.
+    progress.set_enabled(False)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         console.print(Text(f"warning: binding {args.host}: the service has no authentication", style="yellow"), highlight=False)
     # POST /items and DELETE /items/{id} update the index folder, not a single version inside it.
