@@ -223,6 +223,21 @@ class Persists(Protocol):
     def load(self, directory: Path) -> None: ...
 
 
+@runtime_checkable
+class Updates(Protocol):
+    """Optional for rankers: follow an upsert or delete without indexing the whole catalogue again.
+
+    ``pivotrec index --upsert/--delete`` and the service's item updates call it
+    on a ranker holding the index being updated (loaded, or as served).
+    ``docs`` is the whole new catalogue; ``rows[n]`` is ``docs[n]``'s row in
+    the ranker's current index, or -1 where it has none (a new or changed
+    text). The result must be what ``index`` over ``docs`` would build. A
+    ranker without it is indexed anew over the new catalogue.
+    """
+
+    def update(self, docs: Sequence[Document], rows: Sequence[int], vectors: np.ndarray | None, histories: Sequence[Sequence[str]]) -> None: ...
+
+
 #: Members the registry requires of each kind when it loads a plugin.
 REQUIRED_MEMBERS: dict[PluginKind, tuple[str, ...]] = {
     "detector": ("detect",),
@@ -236,5 +251,5 @@ OPTIONAL_METHODS: dict[PluginKind, tuple[str, ...]] = {
     "detector": ("warm_up", "unavailable_models"),
     "translator": ("warm_up", "missing", "model_for", "cache_settings", "translate_batch", "route", "unavailable_models"),
     "encoder": ("warm_up", "unavailable_models"),
-    "ranker": ("warm_up", "explain", "save", "load"),
+    "ranker": ("warm_up", "explain", "save", "load", "update"),
 }

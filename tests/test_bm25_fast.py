@@ -138,3 +138,61 @@ def test_compiled_engine_matches_rank_bm25_on_any_small_catalogue(texts, query_w
     queries = [Query(f"q{i}", text) for i, text in enumerate(query_words)]
     for ours, expected in zip(fast.search(queries, None, k), reference.search(queries, None, k)):
         assert_same_ranking(ours, expected)
+
+
+WORDS = ["river", "war", "city", "king", "army", "music", "film", "the", "of", "rare1", "rare2", "rare3"]
+a_text = st.lists(st.sampled_from(WORDS), min_size=1, max_size=6).map(" ".join)
+
+
+def doc(item_id: str, text: str) -> Document:
+    return Document(item_id, text, "en", text, None, Translation(text, text, "en", "en", "none"))
+
+
+@settings(max_examples=60)
+@given(
+    texts=st.lists(a_text, min_size=1, max_size=10),
+    fates=st.lists(st.sampled_from(["keep", "delete", "change"]), min_size=10, max_size=10),
+    changed=st.lists(a_text, min_size=10, max_size=10),
+    added=st.lists(a_text, max_size=4),
+    query_words=st.lists(st.sampled_from(WORDS), min_size=1, max_size=5),
+)
+def test_an_update_builds_what_indexing_the_final_catalogue_builds(texts, fates, changed, added, query_words):
+    old = [doc(f"d{i}", t) for i, t in enumerate(texts)]
+    final: list[Document] = []
+    rows: list[int] = []
+    for row, (document, fate, text) in enumerate(zip(old, fates, changed)):
+        if fate != "delete":
+            final.append(document if fate == "keep" else doc(document.id, text))
+            rows.append(row if fate == "keep" else -1)
+    final += [doc(f"d{len(texts) + i}", t) for i, t in enumerate(added)]
+    rows += [-1] * len(added)
+    if not final:
+        return
+    updated = SparseBM25Ranker(SparseBM25Ranker.Params())
+    updated.index(old)
+    updated.update(final, rows)
+    indexed = SparseBM25Ranker(SparseBM25Ranker.Params())
+    indexed.index(final)
+
+    # Terms held only by deleted or replaced documents are gone, as in a fresh index.
+    assert sorted(updated._vocab) == sorted(indexed._vocab)
+    query = " ".join(query_words)
+    np.testing.assert_allclose(updated.scores([query]), indexed.scores([query]), rtol=1e-9, atol=1e-12)
+    hits = Query("q", query, (), query)
+    assert_same_ranking(updated.search([hits], None, 5)[0], indexed.search([hits], None, 5)[0])
+    ids = [d.id for d in final]
+    assert updated.explain(hits, ids) == indexed.explain(hits, ids)
+
+
+def test_an_update_tokenizes_only_the_new_documents(monkeypatch):
+    from pivotrec.plugins.rankers import bm25_fast
+
+    ranker = SparseBM25Ranker(SparseBM25Ranker.Params())
+    old = docs_of(["river city music", "war film", "king army river"])
+    ranker.index(old)
+    read: list[str] = []
+    real = bm25_fast.document_terms
+    monkeypatch.setattr(bm25_fast, "document_terms", lambda docs, params: (read.extend(d.id for d in docs), real(docs, params))[1])
+    ranker.update([old[0], old[2], doc("new", "music river")], [0, 2, -1])
+    assert read == ["new"]
+    assert (ranker.scores(["music"])[0] != 0).tolist() == [True, False, True]  # the new document is matched

@@ -20,21 +20,23 @@ from __future__ import annotations
 import copy
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from pivotrec.pipeline.errors import InputError, stage_errors
 from pivotrec.pipeline.index.store import StoredIndex
-from pivotrec.pipeline.protocols import Persists
+from pivotrec.pipeline.protocols import Persists, Ranker
 from pivotrec.pipeline.records import Document, Recommendation, User
 from pivotrec.pipeline.runner import Pipeline
 
 
-def restore_rankers(pipeline: Pipeline, stored: StoredIndex) -> None:
-    """Put every ranker of ``pipeline`` in the state ``stored`` holds: ``Persists.load`` where the
-    ranker saved its structures, else ``index`` again over the saved documents and vectors."""
+def restore_rankers(pipeline: Pipeline, stored: StoredIndex, which: Callable[[Ranker], bool] = lambda ranker: True) -> None:
+    """Put every ranker of ``pipeline`` (``which`` of them) in the state ``stored`` holds: ``Persists.load``
+    where the ranker saved its structures, else ``index`` again over the saved documents and vectors."""
     histories = [u.history for u in stored.users if u.history]
     for label, ranker in pipeline.retrieve.rankers.items():
+        if not which(ranker):
+            continue
         folder = stored.ranker_folder(label)
         with stage_errors("index", f"ranker {label!r}"):
             if folder is not None and isinstance(ranker, Persists):

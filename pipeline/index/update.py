@@ -1,11 +1,12 @@
 """Incremental updates: upsert and delete items in an index without translating or encoding the rest.
 
 Only the upserted texts go through normalise → detect → translate → encode;
-every other item keeps its document and vectors from the index. The rankers
-are then indexed again over the final documents and vectors (BM25's
-statistics and the dense matrix follow the catalogue), which costs no
-model time, and the result is written as a new version and switched to
-atomically, like a build: a killed update leaves the previous index usable.
+every other item keeps its document and vectors from the index. A ranker
+that ``Updates`` follows the change from the index it holds (bm25-fast
+tokenizes only the new texts, then recomputes its statistics); any other is
+indexed again over the final documents and vectors, which costs no model
+time. The result is written as a new version and switched to atomically,
+like a build: a killed update leaves the previous index usable.
 
 After an update the index no longer matches the catalogue file, and its
 fingerprint says so: ``pivotrec index CONFIG`` rebuilds it from the file.
@@ -23,8 +24,9 @@ import numpy as np
 
 from pivotrec.pipeline.errors import InputError, stage_errors
 from pivotrec.pipeline.index.fingerprint import Fingerprint
-from pivotrec.pipeline.index.search import IndexSearcher
+from pivotrec.pipeline.index.search import IndexSearcher, restore_rankers
 from pivotrec.pipeline.index.store import IndexVersion, StoredIndex, open_index, read_manifest, required_version, write_version, writing
+from pivotrec.pipeline.protocols import Updates
 from pivotrec.pipeline.records import Document, Item, User
 
 
@@ -53,8 +55,9 @@ def update_index(root: Path, upserts: Sequence[Item] = (), deletes: Sequence[str
     with writing(root):
         if searcher is None:
             searcher = IndexSearcher(open_index(root))
-            # Models only: every ranker is indexed anew over the updated catalogue, so restoring them first would be wasted.
             searcher.pipeline.warm_up()
+            # Only the rankers that update from what they hold are restored: the others are indexed anew.
+            restore_rankers(searcher.pipeline, searcher.stored, lambda ranker: isinstance(ranker, Updates))
         elif searcher.stored.folder.resolve() != required_version(root).resolve():
             raise InputError(f"{root}: another process rebuilt or updated the index since this service opened it; restart the service to serve it")
         else:
@@ -112,9 +115,13 @@ def _update(root: Path, stored: StoredIndex, searcher: IndexSearcher, upserts: S
     remaining = {d.id for d in docs}
     users = [kept for u in stored.users if (kept := _without(u, remaining)) is not None]
     histories = [u.history for u in users if u.history]
+    held = [max(row, -1) for row in old_rows]
     for label, ranker in pipeline.retrieve.rankers.items():
         with stage_errors("index", f"ranker {label!r}"):
-            ranker.index(docs, vectors.get(label), histories)
+            if isinstance(ranker, Updates):
+                ranker.update(docs, held, vectors.get(label), histories)
+            else:
+                ranker.index(docs, vectors.get(label), histories)
 
     manifest = stored.manifest
     digest = hashlib.sha256("\n".join(f"{d.id}\t{d.lang}\t{d.original}" for d in docs).encode("utf-8")).hexdigest()

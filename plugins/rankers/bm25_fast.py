@@ -29,7 +29,7 @@ from pydantic import Field
 
 from pivotrec.pipeline.records import Document, Hit, Query
 from pivotrec.pipeline.text import tokenize
-from pivotrec.plugins.rankers.bm25 import BM25Params, document_terms, query_text, terms
+from pivotrec.plugins.rankers.bm25 import BM25Params, document_terms, query_text, terms, text_languages
 from pivotrec.plugins.rankers.scoring import ItemRows, common_term_idf, load_index, save_index, top_k_indices
 from pivotrec.plugins.rankers.stopwords import stopwords_of
 
@@ -67,6 +67,20 @@ class TopK(NamedTuple):
         return cls(np.zeros((n_queries, k), dtype=np.int64), np.zeros((n_queries, k)), np.zeros(n_queries, dtype=np.int64))
 
 
+def _term_frequencies(corpus: list[list[str]], vocab: dict[str, int], n_docs: int) -> sp.csr_matrix:
+    """Documents x vocabulary counts of ``corpus``; unseen terms are added to ``vocab`` (term -> column)."""
+    rows: list[int] = []
+    cols: list[int] = []
+    for row, tokens in enumerate(corpus):
+        for token in tokens:
+            rows.append(row)
+            cols.append(vocab.setdefault(token, len(vocab)))
+    # Duplicate (row, col) pairs are summed into term frequencies.
+    tf = sp.csr_matrix((np.ones(len(rows), dtype=np.float64), (rows, cols)), shape=(n_docs, len(vocab)))
+    tf.sum_duplicates()
+    return tf
+
+
 class SparseBM25Ranker:
     """BM25 with precomputed sparse weights; batched queries; saved to and loaded from disk."""
 
@@ -99,17 +113,39 @@ class SparseBM25Ranker:
 
     def index(self, docs: Sequence[Document], vectors: np.ndarray | None = None, histories: Sequence[Sequence[str]] = ()) -> None:
         vocab: dict[str, int] = {}
-        rows: list[int] = []
-        cols: list[int] = []
         corpus, languages = document_terms(docs, self.params)
-        for row, tokens in enumerate(corpus):
-            for token in tokens:
-                rows.append(row)
-                cols.append(vocab.setdefault(token, len(vocab)))
+        self._fit(docs, _term_frequencies(corpus, vocab, len(docs)), vocab, languages)
+
+    def update(self, docs: Sequence[Document], rows: Sequence[int], vectors: np.ndarray | None = None, histories: Sequence[Sequence[str]] = ()) -> None:
+        """Index ``docs`` (the whole new catalogue) reusing what the current index holds: ``rows[n]`` is
+        document n's row in it, or -1 for a document it lacks. Only new documents are tokenized; every
+        statistic (document frequencies, idf, average length, weights) is then computed anew, so the
+        scores are a full ``index``'s."""
+        if self._doc_terms is None:
+            raise RuntimeError("update before index")
+        old_rows = np.asarray(rows, dtype=np.int64)
+        new_positions = np.flatnonzero(old_rows < 0)
+        vocab = dict(self._vocab)
+        corpus, _ = document_terms([docs[int(n)] for n in new_positions], self.params)
+        new_tf = _term_frequencies(corpus, vocab, len(corpus))
+        kept = self._doc_terms.copy()
+        kept.resize((kept.shape[0], len(vocab)))  # the new terms are columns it has no entries in
+        # Final row n takes the kept row rows[n], or the next new document's row after the kept ones.
+        take = old_rows.copy()
+        take[new_positions] = kept.shape[0] + np.arange(len(new_positions))
+        tf = sp.vstack([kept, new_tf], format="csr")[take]
+        # Terms only deleted or replaced documents held leave the vocabulary, as in a full index.
+        used = np.flatnonzero(np.bincount(tf.indices, minlength=len(vocab)))
+        terms_by_column = list(vocab)
+        tf = tf[:, used].tocsr()
+        tf.sort_indices()
+        compacted = {terms_by_column[column]: n for n, column in enumerate(used)}
+        languages = frozenset().union(*(text_languages(doc, self.params.text) for doc in docs))
+        self._fit(docs, tf, compacted, languages)
+
+    def _fit(self, docs: Sequence[Document], tf: sp.csr_matrix, vocab: dict[str, int], languages: frozenset[str]) -> None:
+        """BM25 statistics and weights from term frequencies (documents x vocabulary)."""
         n_docs = len(docs)
-        # Duplicate (row, col) pairs are summed into term frequencies.
-        tf = sp.csr_matrix((np.ones(len(rows), dtype=np.float64), (rows, cols)), shape=(n_docs, len(vocab)))
-        tf.sum_duplicates()
         doc_len = np.asarray(tf.sum(axis=1)).ravel()
         avgdl = doc_len.sum() / max(n_docs, 1)
         df = np.bincount(tf.indices, minlength=len(vocab)).astype(np.float64)
