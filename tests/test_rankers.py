@@ -129,6 +129,29 @@ def test_dense_exact_top_k_and_history_explanation(tmp_path):
     assert loaded.search(queries, qv, 5) == hits
 
 
+@pytest.mark.parametrize("per_language", ["off", "rank"])
+def test_dense_exact_search_is_the_same_on_any_threads_and_for_few_or_many_queries(per_language):
+    from pivotrec.plugins.rankers.dense import FEW_QUERIES
+
+    rng = np.random.default_rng(1)
+    vectors = rng.normal(size=(1001, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    docs = [Document(f"d{i}", "t", "en" if i % 3 else "es", "t", None, Translation("t", "t", "en", "en", "none")) for i in range(1001)]
+    queries = [Query(f"q{i}", "") for i in range(FEW_QUERIES + 3)]
+    qv = vectors[: len(queries)]
+    found = {}
+    for threads in (1, 3):
+        ranker = DenseRanker(DenseRanker.Params(threads=threads, per_language=per_language))
+        ranker.index(docs, vectors)
+        found[threads, "few"] = [h.item_id for hits in ranker.search(queries[:5], qv[:5], 10) for h in hits]
+        many = ranker.search(queries, qv, 10)  # one product: as many queries as FEW_QUERIES or more
+        found[threads, "many"] = [h.item_id for hits in many[:5] for h in hits]
+    expected = np.argsort(-(qv[:5] @ vectors.T), axis=1, kind="stable")[:, :10]
+    if per_language == "off":
+        assert found[1, "few"] == [f"d{i}" for i in expected.ravel()]
+    assert len(set(map(tuple, found.values()))) == 1
+
+
 def test_cooccurrence_counts_other_users_histories():
     docs = docs_of(["a", "b", "c", "d"])  # ids d0..d3
     histories = [("d0", "d1"), ("d0", "d1", "d2"), ("d0", "d2"), ("d3",)]
