@@ -42,9 +42,14 @@ def until(condition: Callable[[], bool], what: str) -> None:
         time.sleep(0.01)
 
 
-def batched(searcher: IndexSearcher, monkeypatch: pytest.MonkeyPatch, requests: Sequence[tuple[User, int, bool]]) -> tuple[list[int], list[Future[Answer]]]:
+def batched(
+    searcher: IndexSearcher, monkeypatch: pytest.MonkeyPatch, requests: Sequence[tuple[User, int, bool]],
+    on_hold: Callable[[], None] = lambda: None, wait: bool = True,
+) -> tuple[list[int], list[Future[Answer]]]:
     """Ask ``requests`` from as many threads while a first request's batch is held open: they all wait, then
-    one of them answers them together. Returns the sizes of the batches answered and each request's future."""
+    one of them answers them together. Returns the sizes of the batches answered and each request's future.
+    ``on_hold`` is called once they all wait, before the first batch is let go; without ``wait`` it
+    returns then, before they are answered."""
     sizes: list[int] = []
     release = threading.Event()
     answer_batch = searcher._answer_batch
@@ -61,9 +66,10 @@ def batched(searcher: IndexSearcher, monkeypatch: pytest.MonkeyPatch, requests: 
     until(lambda: len(sizes) == 1, "the first batch started")
     futures = [pool.submit(searcher.answer, user, top_k, explain) for user, top_k, explain in requests]
     until(lambda: searcher.queued == len(requests), "every request waits")
+    on_hold()
     release.set()
     first.result(TIMEOUT)
-    pool.shutdown()
+    pool.shutdown(wait=wait)
     return sizes, futures
 
 
@@ -101,6 +107,19 @@ def test_a_request_that_fails_fails_alone_and_the_rest_of_its_batch_is_answered(
     monkeypatch.undo()
     assert ranked(futures[0].result(TIMEOUT)) == ranked(searcher.answer(*REQUESTS[0]))
     assert ranked(futures[2].result(TIMEOUT)) == ranked(searcher.answer(*REQUESTS[3]))
+
+
+def test_after_a_batch_the_next_waits_for_as_many_requests_as_were_there_at_once(searcher, monkeypatch):
+    # HTTP clients that came back in two groups (one answered while the other waited) are answered
+    # together next time, not in alternate half batches (each a whole pass over the catalogue's vectors).
+    from pivotrec.pipeline.index import search
+
+    # Set while the first batch is held, so only the awaited request ends the wait after it.
+    sizes, waiting = batched(searcher, monkeypatch, REQUESTS[:3], lambda: monkeypatch.setattr(search, "GATHER_S", TIMEOUT), wait=False)
+    # The first batch (one request) ended with three waiting: the next waits for a fourth, the first client back.
+    assert searcher.answer(*REQUESTS[3]).recommendations
+    assert all(f.result(TIMEOUT).recommendations for f in waiting)
+    assert sizes == [1, 4]
 
 
 def test_many_threads_asking_at_once_get_the_answers_of_one_at_a_time(searcher):
