@@ -17,6 +17,7 @@ from pathlib import Path
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -222,14 +223,15 @@ def create_app(searcher: IndexSearcher, root: Path | None = None) -> FastAPI:
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:
         return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
 
-    def respond(answer: Answer, started: float) -> JSONResponse:
+    def respond(answer: Answer, started: float) -> Response:
         # Plain JSON values, encoded once here in the request's worker thread: FastAPI's own
-        # serialization of a returned dict walks it again (about a fifth of the service's own CPU per request).
-        return JSONResponse({
+        # serialization of a returned dict walks it again (about a fifth of the service's own CPU per request),
+        # and by orjson, several times faster than json.dumps (a tenth of the service's Python time per search).
+        return Response(orjson.dumps({
             "query": _document(answer.query) if answer.query is not None else None,
             "results": [_result(r, answer.documents[r.item_id]) for r in answer.recommendations],
             "took_ms": round((time.perf_counter() - started) * 1000, 2),
-        })
+        }), media_type="application/json")
 
     @app.get("/health")
     def health() -> dict[str, Any]:
@@ -240,14 +242,14 @@ def create_app(searcher: IndexSearcher, root: Path | None = None) -> FastAPI:
         }
 
     @app.post("/search", response_model=dict[str, Any])
-    def search(request: SearchRequest) -> JSONResponse:
+    def search(request: SearchRequest) -> Response:
         """The items that best match a query in any language."""
         started = time.perf_counter()
         answer = searcher.answer(User("query", request.query, (), request.lang), request.top_k, request.explain)
         return respond(answer, started)
 
     @app.post("/recommend", response_model=dict[str, Any])
-    def recommend(request: RecommendRequest) -> JSONResponse:
+    def recommend(request: RecommendRequest) -> Response:
         """Items for a user of the index, a history of item ids, and/or free text in any language."""
         started = time.perf_counter()
         history: tuple[str, ...] = tuple(request.history)

@@ -142,6 +142,9 @@ def onnxruntime_graph(path: Path, threads: int | None) -> RunGraph:
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads or 0  # 0: one per core
     options.inter_op_num_threads = 1  # the graph is one chain: nothing to run side by side
+    # Idle threads sleep instead of spinning: spinning took the cores the service's HTTP loop and
+    # searches need (0.72 -> 0.85 of in-process requests/s), and encoded no faster (188 against 177 texts/s).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     inputs = [i.name for i in session.get_inputs()]
     return lambda features: session.run(None, {name: np.asarray(features[name], dtype=np.int64) for name in inputs})[0]
