@@ -16,21 +16,23 @@ Before any timing every query is asked once in-process, so the Spanish
 queries' Apertium translations are cached, as the issue asks, and so are
 every query's vectors; both timed sides therefore find the same caches.
 
-Each phase runs ``--clients`` threads for ``--seconds``: over HTTP, each
-client a keep-alive connection of the standard library's http.client (lighter
-than httpx: the clients share the service's cores, and their cost is no part
-of the service's) posting to /search (top 10, with explanations, the service's defaults); the
-untimed answers checked against the in-process searcher's come through httpx.
-In-process, each thread calling
-IndexSearcher.answer on one shared searcher, the same concurrency, so the
-two figures differ by HTTP and JSON alone. The clients run in this process
-and share the machine's cores with the service. Both sides run numerical
-kernels on one thread each (``one_thread_per_kernel``, as `pivotrec serve`
-does). "CPU ms" is the CPU time per answer of the answering process (the
-service, or this one in-process): on a busy machine it moves much less than
-requests/s.
+Each side (in-process, HTTP) runs ``--clients`` threads for ``--seconds`` per
+language, split into ``--rounds`` turns that alternate between the sides, so
+that a change in the machine's speed (other work on shared cores) favours
+neither. Over HTTP, each client is a keep-alive connection of the standard
+library's http.client (lighter than httpx: the clients share the service's
+cores, and their cost is no part of the service's) posting to /search (top
+10, with explanations, the service's defaults); the untimed answers checked
+against the in-process searcher's come through httpx. In-process, each thread
+calls IndexSearcher.answer on one shared searcher, the same concurrency, so
+the two figures differ by HTTP and JSON alone. The clients run in this
+process and share the machine's cores with the service. Both sides run BLAS
+and OpenMP kernels on one thread each (``one_thread_per_kernel``, as `pivotrec
+serve` does). "CPU ms" is the CPU time per answer of the answering process
+(the service, or this one in-process): on a busy machine it moves much less
+than requests/s.
 
-    python benchmarks/serve.py [--items 100000] [--seconds 30] [--clients 8] [--out out/bench-serve] [--dense-search exact|ivf]
+    python benchmarks/serve.py [--items 100000] [--seconds 30] [--clients 8] [--rounds 3] [--out out/bench-serve] [--dense-search exact|ivf]
 
 ``--dense-search ivf`` serves a FAISS IVF index instead of the exact search
 (its own index folder; the vectors come from the embedding cache).
@@ -185,6 +187,14 @@ class Phase:
     def row(self, name: str) -> str:
         return f"{name:<22} {self.answered:>9} {self.qps:>8.1f} {self.ms(50):>8.1f} {self.ms(99):>8.1f} {self.cpu_ms:>7.1f} {self.failures:>7}"
 
+    @classmethod
+    def total(cls, phases: Sequence[Phase]) -> Phase:
+        """Several turns of one side as one phase."""
+        return cls(
+            sum(p.answered for p in phases), sum(p.wall_s for p in phases), np.concatenate([p.latencies for p in phases]),
+            sum(p.failures for p in phases), sum(p.cpu_s for p in phases),
+        )
+
     def ms(self, percentile: float) -> float:
         return float(np.percentile(self.latencies, percentile) * 1000)
 
@@ -323,6 +333,8 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=100_000, help="catalogue size")
     parser.add_argument("--seconds", type=float, default=30.0, help="timed seconds per phase")
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients (threads)")
+    parser.add_argument("--rounds", type=int, default=3, help="turns each side's seconds are split into, in-process and HTTP alternating "
+                        "(a drift in the machine's speed then favours neither side)")
     parser.add_argument("--out", type=Path, default=REPO / "out" / "bench-serve", help="folder of the catalogue, config, index and caches (reused)")
     parser.add_argument("--dense-search", choices=["exact", "ivf"], default="exact", help="the dense ranker's search (ivf: FAISS, approximate)")
     args = parser.parse_args()
@@ -353,27 +365,33 @@ def main() -> None:
         warm = inprocess_phase(searcher, args.clients, float("inf"), queries)
         print(f"cache warm-up: {warm.answered:,} {lang} queries once in-process ({warm.qps:.1f} q/s; translating and encoding what the caches lacked)")
 
-    print(f"\n{args.clients} clients for {args.seconds:g} s per phase; top {TOP_K} with explanations")
-    print(f"{'phase':<22} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms':>7} {'failed':>7}")
-    inprocess = {lang: inprocess_phase(searcher, args.clients, args.seconds, itertools.cycle(queries)) for lang, queries in phases.items()}
-    for lang, phase in inprocess.items():
-        print(phase.row(f"in-process {lang}"))
-
-    served: dict[str, Phase] = {}
+    turn = args.seconds / args.rounds
+    print(f"\n{args.clients} clients, {args.seconds:g} s per side and language in {args.rounds} turns of {turn:g} s, "
+          f"in-process and HTTP alternating; top {TOP_K} with explanations")
+    inprocess: dict[str, list[Phase]] = {lang: [] for lang in phases}
+    served: dict[str, list[Phase]] = {lang: [] for lang in phases}
     with service(index, out / "serve.log") as (base, server):
-        for lang, queries in phases.items():
-            served[lang], samples = serve_phase(base, server, args.clients, args.seconds, queries)
-            print(served[lang].row(f"serve {lang}"))
-            check_same_answers(searcher, samples)
-            if lang != "en":
-                print(f"  {translated_from_cache(samples)} of {len(samples)} sampled {lang} queries were translated from the cache")
+        for _ in range(args.rounds):
+            for lang, queries in phases.items():
+                inprocess[lang].append(inprocess_phase(searcher, args.clients, turn, itertools.cycle(queries)))
+                phase, samples = serve_phase(base, server, args.clients, turn, queries)
+                served[lang].append(phase)
+                check_same_answers(searcher, samples)
+                if lang != "en" and translated_from_cache(samples) != len(samples):
+                    print(f"note: {len(samples) - translated_from_cache(samples)} of {len(samples)} sampled {lang} queries were not translated from the cache")
 
-    for lang in phases:
+    print(f"{'phase':<22} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms':>7} {'failed':>7}")
+    totals = {lang: (Phase.total(inprocess[lang]), Phase.total(served[lang])) for lang in phases}
+    for lang, (local, http) in totals.items():
+        print(local.row(f"in-process {lang}"))
+        print(http.row(f"serve {lang}"))
+        turns = " ".join(f"{h.qps / i.qps:.2f}" for i, h in zip(inprocess[lang], served[lang]))
+        print(f"  serve/in-process by turn: {turns}")
+    for lang, (local, http) in totals.items():
         if lang != "en":
-            ratio = served[lang].qps / inprocess[lang].qps
-            print(f"{lang}: serve_qps={served[lang].qps:.1f} p50_ms={served[lang].ms(50):.1f} p99_ms={served[lang].ms(99):.1f} serve_vs_inprocess={ratio:.2f}")
-    english = served["en"]
-    print(f"RESULT serve_qps={english.qps:.1f} p99_ms={english.ms(99):.1f} serve_vs_inprocess={english.qps / inprocess['en'].qps:.2f}")
+            print(f"{lang}: serve_qps={http.qps:.1f} p50_ms={http.ms(50):.1f} p99_ms={http.ms(99):.1f} serve_vs_inprocess={http.qps / local.qps:.2f}")
+    local, http = totals["en"]
+    print(f"RESULT serve_qps={http.qps:.1f} p99_ms={http.ms(99):.1f} serve_vs_inprocess={http.qps / local.qps:.2f}")
 
 
 if __name__ == "__main__":

@@ -62,8 +62,10 @@ MAX_BATCH = 32
 #: there at once. Without it, under load the first client back is answered alone, and a batch of one costs
 #: a whole pass over the catalogue's vectors (at 100k items, a third of a batch of eight's time). Waiting
 #: only for the last batch's own clients, 8 HTTP clients settled into two cohorts of 4 answered in turn,
-#: every batch half full: 0.6 of the in-process requests/s against 0.75-0.9 now.
-GATHER_S = 0.005
+#: every batch half full. 10 ms was chosen from 5, 10 and 15 in development runs of benchmarks/serve.py
+#: (100k items, 2 cores): HTTP clients take 5-10 ms to come back, and 5 ms cut batches short (149 against
+#: 174-200 requests/s, p99 96 against 55-63 ms).
+GATHER_S = 0.010
 
 
 @dataclass
