@@ -82,9 +82,9 @@ def resolved(params: dict[str, object]) -> tuple[object, object]:
 
 
 def test_the_default_is_onnx_int8_on_the_cpu_and_named_in_the_cache_key(monkeypatch):
-    import torch
+    from pivotrec.plugins.encoders import sentence_transformers
 
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(sentence_transformers, "_gpu_for_torch", lambda: False)
     assert resolved({}) == ("onnx", "int8")
     assert resolved({"device": "cpu"}) == ("onnx", "int8")
     # The key names what really computed the vectors, so a default and an explicit setting share it.
@@ -98,14 +98,44 @@ def test_the_default_is_onnx_int8_on_the_cpu_and_named_in_the_cache_key(monkeypa
 
 
 def test_the_default_is_torch_float32_on_a_gpu_or_without_onnx_runtime(monkeypatch):
-    import torch
+    from pivotrec.plugins.encoders import sentence_transformers
 
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(sentence_transformers, "_gpu_for_torch", lambda: True)
     assert resolved({}) == ("torch", "float32")
     assert resolved({"device": "cuda"}) == ("torch", "float32")
     assert resolved({"device": "cpu"}) == ("onnx", "int8")
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if it were not installed
     assert resolved({"device": "cpu"}) == ("torch", "float32")
+
+
+@pytest.mark.parametrize(
+    ("driver", "built_for", "visible", "expected"),
+    [
+        (True, "'12.4'", None, True),
+        (True, "None", None, False),  # a CPU build of torch sees no GPU
+        (False, "'12.4'", None, False),  # no NVIDIA driver
+        (True, "'12.4'", "", False),  # every GPU hidden
+        (True, "'12.4'", "0", True),
+    ],
+)
+def test_a_gpu_for_torch_is_judged_without_importing_it(tmp_path, monkeypatch, driver, built_for, visible, expected):
+    import importlib.machinery
+
+    from pivotrec.plugins.encoders import sentence_transformers
+
+    package = tmp_path / "torch"
+    package.mkdir()
+    (package / "__init__.py").write_text("raise ImportError('never imported')\n")
+    (package / "version.py").write_text(f"from typing import Optional\ncuda: Optional[str] = {built_for}\n")
+    spec = importlib.machinery.ModuleSpec("torch", None, origin=str(package / "__init__.py"))
+    monkeypatch.setattr(sentence_transformers.importlib.util, "find_spec", lambda name: spec if name == "torch" else None)
+    monkeypatch.setattr(sentence_transformers.shutil, "which", lambda name: "/usr/bin/nvidia-smi" if driver else None)
+    monkeypatch.setattr(sentence_transformers.Path, "exists", lambda self: False)  # no /proc/driver/nvidia
+    if visible is None:
+        monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    else:
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+    assert sentence_transformers._gpu_for_torch() is expected
 
 
 @pytest.mark.parametrize(("backend", "module"), [("onnx", "onnxruntime"), ("openvino", "openvino"), ("openvino", "onnx")])

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import re
+import shutil
 from collections.abc import Sequence
 from contextlib import nullcontext
 from pathlib import Path
@@ -51,12 +54,24 @@ def default_backend(device: str, precision: str) -> Backend:
         return "onnx"
     if precision != "auto" or device == "cuda" or not _onnx_installed():
         return "torch"
-    if device == "auto":
-        import torch
+    return "torch" if device == "auto" and _gpu_for_torch() else "onnx"
 
-        if torch.cuda.is_available():
-            return "torch"
-    return "onnx"
+
+def _gpu_for_torch() -> bool:
+    """Whether PyTorch would run on a GPU, judged without importing it (validating a config loads no
+    framework): a CUDA build of torch, an NVIDIA driver, and no GPU hidden by CUDA_VISIBLE_DEVICES."""
+    if os.environ.get("CUDA_VISIBLE_DEVICES") in ("", "-1"):
+        return False
+    if not (Path("/proc/driver/nvidia/version").exists() or shutil.which("nvidia-smi")):
+        return False
+    spec = importlib.util.find_spec("torch")
+    if spec is None or spec.origin is None:
+        return False
+    try:  # torch/version.py says "cuda: Optional[str] = '12.4'" in a CUDA build, "= None" in a CPU one
+        built = Path(spec.origin).with_name("version.py").read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return re.search(r"^cuda\b[^=\n]*=\s*['\"]", built, re.MULTILINE) is not None
 
 
 def _onnx_installed() -> bool:
