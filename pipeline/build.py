@@ -52,13 +52,17 @@ class Builder:
         ref._instance = instance
         return instance
 
+    def check_available(self, refs: Iterable[PluginRef | None]) -> None:
+        """Name in one error every model the detectors and encoders of ``refs`` lack, loading none."""
+        missing = unavailable_in((f"{r.kind} {r.plugin!r}", r.instance) for r in refs if r is not None and r.kind in ("detector", "encoder") and id(r.instance) not in self._warm)
+        if missing:
+            raise unavailable_error(missing)
+
     def warm_up(self, refs: Iterable[PluginRef | None]) -> None:
         """Call ``warm_up()`` once on each built plugin of ``refs`` and below them, children first;
         first, every model their detectors and encoders lack is named in one error."""
         refs = list(refs)
-        missing = unavailable_in((f"{r.kind} {r.plugin!r}", r.instance) for r in refs if r is not None and r.kind in ("detector", "encoder") and id(r.instance) not in self._warm)
-        if missing:
-            raise unavailable_error(missing)
+        self.check_available(refs)
         for ref in refs:
             if ref is None:
                 continue

@@ -121,7 +121,7 @@ class RayEngine:
             ref.resolved.identity: gpus_per_actor(configured_devices(ref), cluster_gpus, actors, "encoder") for ref in config.encoders()
         }
 
-    def warm_up(self) -> None:
+    def warm_up(self, every_model: bool = False) -> None:
         """Nothing here: each actor builds and warms its own plugins."""
 
     def _map(self, rows: list[dict[str, Any]], actor: type, constructor: dict[str, Any], gpus: float) -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ stages without knowing which engine does the work.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from pivotrec.pipeline.build import Builder
@@ -29,8 +29,9 @@ class Engine(Protocol):
         """One unit vector per text from ``encoder``, with what the embedding cache served."""
         ...
 
-    def warm_up(self) -> None:
-        """Load the translators and encoders where they will run (once)."""
+    def warm_up(self, every_model: bool = False) -> None:
+        """Load the translators (and, with ``every_model``, the encoders) where they will run, once.
+        An encoder not loaded here loads before the first text its embedding cache lacks."""
         ...
 
 
@@ -41,14 +42,25 @@ class LocalEngine:
         self.builder = builder
         self.translate_stage = builder.translate_stage(config.translator, config.pivot)
         self.translator_name = config.translator.plugin if config.translator else "none"
-        self.refs = [config.translator, config.translator.fallback if config.translator else None, *config.encoders()]
+        self.translators = [config.translator, config.translator.fallback if config.translator else None]
+        self.encoder_refs = config.encoders()
         cache = EmbeddingCache(config.embedding_cache) if config.embedding_cache else None
         self.encoders: dict[str, EncodeStage] = {
-            ref.resolved.identity: EncodeStage(builder.build(ref), cache=cache, namespace=ref.resolved.identity) for ref in config.encoders()
+            ref.resolved.identity: EncodeStage(builder.build(ref), cache=cache, namespace=ref.resolved.identity, load=self._loader(ref))
+            for ref in self.encoder_refs
         }
 
-    def warm_up(self) -> None:
-        self.builder.warm_up(self.refs)
+    def _loader(self, ref: EncoderRef) -> Callable[[], None]:
+        def load() -> None:
+            with stage_errors("warm-up", f"encoder {ref.plugin!r} ({ref.resolved.path})"):
+                self.builder.warm_up([ref])
+
+        return load
+
+    def warm_up(self, every_model: bool = False) -> None:
+        # Missing encoder models are named now, with the translators', even when they load later.
+        self.builder.check_available(self.encoder_refs)
+        self.builder.warm_up([*self.translators, *(self.encoder_refs if every_model else [])])
 
     def translate(self, ids: Sequence[str], texts: Sequence[str], langs: Sequence[str]) -> TranslateResult:
         with stage_errors("translate", f"translator {self.translator_name!r}"):

@@ -66,11 +66,13 @@ class Pipeline:
         reading_originals = tuple(label for label, (encoder, reads) in self.readers.items() if reads != "pivot" and self.builder.build(encoder).multilingual)
         self.summary = RunSummary(originals_read_by=reading_originals)
 
-    def warm_up(self) -> None:
-        """Load every model once, before the first batch (idempotent)."""
+    def warm_up(self, every_model: bool = False) -> None:
+        """Load the models once, before the first batch (idempotent). An encoder loads before the
+        first text its embedding cache lacks, so a fully cached run loads none; ``every_model``
+        loads them now too (a service, whose first request must not wait for a model)."""
         with self._step("warm-up"):
             self.builder.warm_up([self.config.detector, *self.config.rankers])
-            self.engine.warm_up()
+            self.engine.warm_up(every_model)
 
     @contextmanager
     def _step(self, stage: str, plugin: str | None = None) -> Iterator[None]:

@@ -118,7 +118,7 @@ class IndexSearcher:
         with self.lock:
             if self._ready:
                 return
-            self.pipeline.warm_up()
+            self.pipeline.warm_up(every_model=True)
             self.restore_rankers()
             # One query through every stage, so lazy first-call costs (tokenisers, punctuation
             # rules, an encoder's first batch) are paid here, not by the first request.

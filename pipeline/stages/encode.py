@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -34,19 +34,28 @@ class EncodeStage:
 
     ``namespace`` identifies the encoder and every setting that changes its vectors;
     the mode (query or passage) is added to it, so vectors never cross settings.
+    ``load`` (the encoder's warm-up, when the engine leaves it to this stage) is
+    called once, before the first text the cache lacks: a run whose vectors all
+    come from the cache loads no model.
     """
 
-    def __init__(self, encoder: Encoder, batch_size: int = 256, cache: EmbeddingCache | None = None, namespace: str = "") -> None:
+    def __init__(
+        self, encoder: Encoder, batch_size: int = 256, cache: EmbeddingCache | None = None, namespace: str = "", load: Callable[[], None] | None = None
+    ) -> None:
         self.encoder = encoder
         self.batch_size = batch_size
         self.cache = cache
         self.namespace = namespace
+        self._load = load
 
     def run(self, texts: Sequence[str], mode: EncodeMode) -> Encoded:
         unique = list(dict.fromkeys(texts))
         space = f"{self.namespace}|{mode}"
         found = self.cache.get_many(space, unique) if self.cache is not None else {}
         todo = [t for t in unique if t not in found]
+        if todo and self._load is not None:
+            self._load()
+            self._load = None
         starts = range(0, len(todo), self.batch_size)
         for start in track(starts, f"encode {mode} texts", total=len(starts), unit="batch"):
             batch = todo[start : start + self.batch_size]
