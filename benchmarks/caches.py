@@ -120,7 +120,7 @@ def stage_split(cost: dict[str, Any]) -> list[float]:
 
 
 def machine_translated(cost: dict[str, Any]) -> int:
-    """Texts translated now, glosses aside: dictionary glosses are cheap and never cached."""
+    """Texts translated now, glosses aside (shown in their own column)."""
     return int(cost["texts_translated"] - cost["texts_glossed"])
 
 

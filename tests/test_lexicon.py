@@ -166,7 +166,7 @@ def test_a_malformed_tsv_line_is_named(tmp_path: Path) -> None:
     user = tmp_path / "broken.tsv"
     user.write_text("hej hello\n", encoding="utf-8")
     with pytest.raises(TranslationError, match=r"broken\.tsv:1: expected 'headword<TAB>senses'"):
-        lexicon(dictionaries={"sv": user}, languages=["sv"])
+        gloss(lexicon(dictionaries={"sv": user}, languages=["sv"]), "hej", "sv")
 
 
 def test_a_path_with_an_unknown_suffix_asks_for_the_format() -> None:
@@ -199,6 +199,22 @@ def test_supports_english_targets_only_and_reads_nothing(german: Path) -> None:
     assert translator.model_for("de", "en") == "tiny-deu-eng"
     with pytest.raises(TranslationError, match=r"the de dictionary was not loaded: call warm_up\(\)"):
         translator.translate(["Haus"], "de", "en")
+
+
+def test_a_dictionary_is_read_when_its_language_is_first_glossed_and_glosses_are_cached(german: Path, chinese: Path, tmp_path: Path) -> None:
+    from pivotrec.pipeline.translation_cache import TranslationCache
+
+    params = {"dictionaries": {"de": german, "zh": {"path": chinese, "format": "cedict"}}, "languages": ["de", "zh"]}
+    translator = lexicon(**params)
+    assert translator._lexicons == {}, "warm_up reads no dictionary"
+    assert gloss(translator, "Haus", "de") == "house"
+    assert set(translator._lexicons) == {"de"}, "only the language glossed"
+    # Cached like a translation: a second run whose texts are all cached reads no dictionary.
+    cache = tmp_path / "translations.sqlite"
+    TranslateStage(NamedTranslator("lexicon", translator), "en", cache=TranslationCache(cache)).run(["i1"], ["Haus"], ["de"])
+    fresh = lexicon(**params)
+    (again,) = TranslateStage(NamedTranslator("lexicon", fresh), "en", cache=TranslationCache(cache)).run(["i1"], ["Haus"], ["de"]).translations
+    assert (again.pivot, again.cached, fresh._lexicons) == ("house", True, {})
 
 
 def test_japanese_content_words_are_looked_up_in_dictionary_form(tmp_path: Path) -> None:
