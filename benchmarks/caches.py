@@ -119,24 +119,19 @@ def stage_split(cost: dict[str, Any]) -> list[float]:
     return [*shown, cost["seconds_total"] - sum(shown)]
 
 
-def machine_translated(cost: dict[str, Any]) -> int:
-    """Texts translated now, glosses aside (shown in their own column)."""
-    return int(cost["texts_translated"] - cost["texts_glossed"])
-
-
 def print_arms(cold: list[dict[str, Any]], warm: list[dict[str, Any]]) -> None:
     """Per arm: seconds cold and warm, the warm run's seconds by stage, what the caches served in it, and whether the metrics agree."""
     width = max(len(s["name"]) for s in cold)
     heads = [*STAGES, "other"]
     print(f"\n{'arm':<{width}} {'cold s':>7} {'warm s':>7} | warm run: " + " ".join(f"{h:>9}" for h in heads)
-          + f" {'vectors now/cache':>18} {'MT now/cache':>13} {'glossed':>7} same metrics")
+          + f" {'vectors now/cache':>18} {'texts now/cache':>15} {'glosses':>7} same metrics")
     for before, after in zip(cold, warm, strict=True):
         cost = after["cost"]
         same = before["metrics"] == after["metrics"]
         print(
             f"{after['name']:<{width}} {before['cost']['seconds_total']:>7.1f} {cost['seconds_total']:>7.1f} |           "
             + " ".join(f"{s:>9.1f}" for s in stage_split(cost))
-            + f" {cost['vectors_encoded']:>8}/{cost['vectors_from_cache']:<9} {machine_translated(cost):>6}/{cost['texts_from_cache']:<6} {cost['texts_glossed']:>7} {'yes' if same else 'NO'}"
+            + f" {cost['vectors_encoded']:>8}/{cost['vectors_from_cache']:<9} {cost['texts_translated']:>7}/{cost['texts_from_cache']:<7} {cost['texts_glossed']:>7} {'yes' if same else 'NO'}"
         )
 
 
