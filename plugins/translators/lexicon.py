@@ -306,8 +306,9 @@ class LexiconTranslator:
     Languages and dictionaries default to ``models/lexicon.yaml``; ``dictionaries``
     replaces a language's dictionary or adds a language. A dictionary is read
     (all seven: about 10 s and 550 MB; German alone 4 s) the first time a text
-    of its language must be glossed, and glosses are cached like translations,
-    so a run whose glosses are all cached reads none.
+    of its language must be glossed (in `pivotrec serve`, by the first request
+    in that language whose gloss is not cached), and glosses are cached like
+    translations, so a run whose glosses are all cached reads none.
     """
 
     class Params(BaseModel):
