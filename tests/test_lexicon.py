@@ -215,6 +215,11 @@ def test_a_dictionary_is_read_when_its_language_is_first_glossed_and_glosses_are
     fresh = lexicon(**params)
     (again,) = TranslateStage(NamedTranslator("lexicon", fresh), "en", cache=TranslationCache(cache)).run(["i1"], ["Haus"], ["de"]).translations
     assert (again.pivot, again.cached, fresh._lexicons) == ("house", True, {})
+    # A dictionary changed since: its cached glosses are not served.
+    german.write_text(german.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    changed = lexicon(**params)
+    (anew,) = TranslateStage(NamedTranslator("lexicon", changed), "en", cache=TranslationCache(cache)).run(["i1"], ["Haus"], ["de"]).translations
+    assert (anew.pivot, anew.cached) == ("house", False)
 
 
 def test_japanese_content_words_are_looked_up_in_dictionary_form(tmp_path: Path) -> None:

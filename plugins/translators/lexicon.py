@@ -349,6 +349,13 @@ class LexiconTranslator:
             return f"lexicon has no dictionary for {src} (known: {', '.join(sorted(self.rules))}); add one under translator.params.dictionaries"
         return f"lexicon ({src}): {self.rules[src].absent() or 'glosses into en only'}"
 
+    def cache_settings(self) -> dict[str, Any]:
+        """What keys cached glosses: every param, and each installed dictionary's size and time of
+        change, so an updated dictionary (a new FreeDict package) never serves the old one's glosses."""
+        installed = {lang: rules.dictionary.locate() for lang, rules in sorted(self.rules.items())}
+        files = {lang: [path.stat().st_size, path.stat().st_mtime_ns] for lang, path in installed.items() if path is not None}
+        return {**self.params.model_dump(mode="json"), "dictionary_files": files}
+
     def model_for(self, src: str, tgt: str) -> str | None:
         """The dictionary that glosses ``src`` (provenance), e.g. ``freedict-deu-eng``."""
         return self.rules[src].dictionary.label if self.supports(src, tgt) else None
