@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from pivotrec.pipeline import registry
-from pivotrec.pipeline.errors import TranslationError
+from pivotrec.pipeline.errors import ModelUnavailableError, TranslationError
 from pivotrec.pipeline.stages import TranslateStage
 from pivotrec.pipeline.stages.translate import NamedTranslator
 from pivotrec.plugins.translators.lexicon import LexiconTranslator
@@ -165,8 +165,12 @@ def test_a_user_tsv_dictionary_adds_a_language(tmp_path: Path) -> None:
 def test_a_malformed_tsv_line_is_named(tmp_path: Path) -> None:
     user = tmp_path / "broken.tsv"
     user.write_text("hej hello\n", encoding="utf-8")
-    with pytest.raises(TranslationError, match=r"broken\.tsv:1: expected 'headword<TAB>senses'"):
+    with pytest.raises(ModelUnavailableError, match=r"broken\.tsv:1: expected 'headword<TAB>senses'"):
         gloss(lexicon(dictionaries={"sv": user}, languages=["sv"]), "hej", "sv")
+    # In a run it stops the translate stage, even under on_error: record: every text of the language would fail alike.
+    named = NamedTranslator("lexicon", lexicon(dictionaries={"sv": user}, languages=["sv"]))
+    with pytest.raises(ModelUnavailableError, match=r"broken\.tsv:1"):
+        TranslateStage(named, "en", on_error="record").run(["a", "b"], ["hej du", "hej igen"], ["sv", "sv"])
 
 
 def test_a_path_with_an_unknown_suffix_asks_for_the_format() -> None:

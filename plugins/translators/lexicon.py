@@ -14,6 +14,7 @@ import importlib.util
 import re
 import threading
 import unicodedata
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -21,7 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pivotrec.models import load_manifest
-from pivotrec.pipeline.errors import TranslationError
+from pivotrec.pipeline.errors import ModelUnavailableError, TranslationError
 from pivotrec.pipeline.protocols import TranslatorInfo
 from pivotrec.plugins.translators.dictionaries import Dictionary, DictionaryFormat, open_dictionary
 
@@ -353,7 +354,8 @@ class LexiconTranslator:
         """What keys cached glosses: every param, and each installed dictionary's size and time of
         change, so an updated dictionary (a new FreeDict package) never serves the old one's glosses."""
         installed = {lang: rules.dictionary.locate() for lang, rules in sorted(self.rules.items())}
-        files = {lang: [path.stat().st_size, path.stat().st_mtime_ns] for lang, path in installed.items() if path is not None}
+        stats = {lang: path.stat() for lang, path in installed.items() if path is not None}
+        files = {lang: [stat.st_size, stat.st_mtime_ns] for lang, stat in stats.items()}
         return {**self.params.model_dump(mode="json"), "dictionary_files": files}
 
     def model_for(self, src: str, tgt: str) -> str | None:
@@ -380,5 +382,11 @@ class LexiconTranslator:
                 path = rules.dictionary.locate()
                 if path is None:
                     raise TranslationError(self.missing(src))
-                self._lexicons[src] = Lexicon(open_dictionary(path, rules.dictionary.format), rules)
+                try:
+                    self._lexicons[src] = Lexicon(open_dictionary(path, rules.dictionary.format), rules)
+                except TranslationError as exc:  # a malformed line, named with its file and number
+                    raise ModelUnavailableError(f"lexicon ({src}): {exc}") from exc
+                except (OSError, EOFError, ValueError, zlib.error) as exc:
+                    # Every text of the language would fail alike: the run stops, as for a missing model.
+                    raise ModelUnavailableError(f"lexicon ({src}): cannot read {path}: {type(exc).__name__}: {exc}") from exc
             return self._lexicons[src]
