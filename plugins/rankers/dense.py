@@ -193,6 +193,10 @@ class DenseRanker:
         codes = {lang: n for n, lang in enumerate(dict.fromkeys(langs))}
         self._lang_codes = np.array([codes[lang] for lang in langs], dtype=np.int64)
         self._lang_sizes = np.bincount(self._lang_codes, minlength=len(codes)).astype(np.float64)
+        # The matrix's rows shared out between the threads of an exact search of a few queries.
+        threads = self.params.threads or len(os.sched_getaffinity(0))
+        bounds = np.linspace(0, matrix.shape[0], min(threads, max(matrix.shape[0], 1)) + 1).astype(np.int64)
+        self._row_parts = [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
 
     def _bias_setting(self) -> str:
         """``off``, ``mean`` or ``lir:<k>``: what a saved index records, so a load with other params is refused."""
@@ -274,13 +278,12 @@ class DenseRanker:
             return queries @ matrix.T
         columns = np.ascontiguousarray(queries.T)
         products = np.empty((matrix.shape[0], len(queries)), dtype=np.float32)
-        threads = self.params.threads or len(os.sched_getaffinity(0))
-        parts = [slice(int(a[0]), int(a[-1]) + 1) for a in np.array_split(np.arange(matrix.shape[0]), threads) if len(a)]
+        parts = self._row_parts
         if len(parts) <= 1:
             np.matmul(matrix, columns, out=products)
         else:
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(threads, thread_name_prefix="dense-search")
+                self._pool = ThreadPoolExecutor(len(parts), thread_name_prefix="dense-search")
             list(self._pool.map(lambda part: np.matmul(matrix[part], columns, out=products[part]), parts))
         return products.T
 
